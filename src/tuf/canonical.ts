@@ -163,10 +163,30 @@ export function encodeEnvelope(signed: unknown, signatures: readonly EnvelopeSig
 
 const decoder = new TextDecoder('utf-8', { fatal: false });
 
+/** Deepest nesting accepted from untrusted input; real metadata nests about six levels. */
+export const MAX_JSON_DEPTH = 100;
+
+/** Nesting depth of JSON text, ignoring brackets inside strings. */
+function nestingDepth(text: string): number {
+  let depth = 0;
+  let max = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++; // backslash: skip the escaped character
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x7b || c === 0x5b) max = Math.max(max, ++depth);
+    else if (c === 0x7d || c === 0x5d) depth--;
+  }
+  return max;
+}
+
 /**
  * Parses untrusted JSON bytes. Duplicate members keep the last value, as Go does; invalid UTF-8
  * becomes U+FFFD, as Go decodes it. Throws `ValidationError('MALFORMED_JSON')` on any failure,
- * including inputs nested deeply enough to exhaust the stack.
+ * including nesting deeper than `MAX_JSON_DEPTH` (which would later exhaust the encoder's stack).
  */
 export function parseJson(bytes: Uint8Array, what = 'metadata'): JsonValue {
   let text: string;
@@ -174,6 +194,9 @@ export function parseJson(bytes: Uint8Array, what = 'metadata'): JsonValue {
     text = decoder.decode(bytes);
   } catch (cause) {
     throw new ValidationError('MALFORMED_JSON', `${what} is not valid UTF-8`, '', { cause });
+  }
+  if (nestingDepth(text) > MAX_JSON_DEPTH) {
+    throw new ValidationError('MALFORMED_JSON', `${what} nests deeper than ${MAX_JSON_DEPTH} levels`);
   }
   try {
     return JSON.parse(text) as JsonValue;
