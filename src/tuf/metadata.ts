@@ -190,7 +190,7 @@ function parseRoleKeys(
 
 function parseCommon(signed: JsonObject, role: string, expected: RoleType, known: readonly string[]): SignedCommon {
   const type = signed._type;
-  if (type !== expected) throw invalid(role, `expected type ${expected}, not ${String(type)}`, 'signed._type');
+  if (type !== expected) throw invalid(role, `expected type ${expected}, not ${typeof type === 'string' ? type : JSON.stringify(type) ?? typeof type}`, 'signed._type');
   const version = expectInt(signed.version, role, 'signed.version');
   if (version < 1) throw invalid(role, expected === 'Root' ? 'version cannot be less than 1' : 'version cannot be less than one', 'signed.version');
   const expires = parseExpiry(signed.expires);
