@@ -87,6 +87,7 @@ export class TrustedCollection {
   private readonly invalid = new Map<RoleName, InvalidRole>();
   /** Bytes loaded before the role that records their hashes. */
   private readonly pending = new Map<RoleName, Uint8Array>();
+  private readonly warningList: string[] = [];
 
   constructor(opts: TrustedCollectionOptions) {
     this.gun = opts.gun;
@@ -109,6 +110,10 @@ export class TrustedCollection {
   }
   get invalidRoles(): ReadonlyMap<RoleName, InvalidRole> {
     return this.invalid;
+  }
+  /** Warnings notary would log (root certificates near expiry), for the caller to show. */
+  get warnings(): readonly string[] {
+    return this.warningList;
   }
   /** Roles whose bytes still await the hashes of a parent that has not been loaded. */
   get pendingChecksums(): ReadonlySet<RoleName> {
@@ -155,13 +160,14 @@ export class TrustedCollection {
     }
     if (opts.checksum !== undefined) checkHashes(bytes, ROOT, opts.checksum);
     const meta = parseMetadata('root', bytes);
-    validateRoot({ previous: this.rootMeta, root: meta, gun: this.gun, now: this.now, pinning: this.pinning });
+    const { warnings } = validateRoot({ previous: this.rootMeta, root: meta, gun: this.gun, now: this.now, pinning: this.pinning });
     checkVersion(ROOT, meta.signed.version, opts);
     if (this.rootMeta !== undefined && meta.signed.version < this.rootMeta.signed.version) {
       throw new VerificationError('ROLLBACK', `version ${meta.signed.version} is lower than current version ${this.rootMeta.signed.version}`, ROOT);
     }
     if (!opts.allowExpired && isExpired(meta.signed.expires, this.now)) throw expiredError(ROOT, meta.signed.expires);
     this.rootMeta = meta;
+    this.warningList.push(...warnings);
     return meta;
   }
 

@@ -1,7 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-// @ts-expect-error -- the oracle ships no types
 import { canonicalize as oracle } from '@tufjs/canonical-json';
 import { canonicalString, compareUtf8, encodeEnvelope, htmlEscape, parseJson } from '../../src/tuf/canonical.ts';
 import { hasCode } from '../../src/errors.ts';
@@ -67,7 +66,7 @@ test('agrees with @tufjs/canonical-json on ASCII-keyed documents without escapes
   })).v;
   fc.assert(
     fc.property(value, (v) => {
-      assert.equal(canonicalString(v), Buffer.from(oracle(v) as string).toString('utf8'));
+      assert.equal(canonicalString(v), Buffer.from(oracle(v)).toString('utf8'));
     }),
     { numRuns: 2000 },
   );
