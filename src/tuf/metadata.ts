@@ -130,10 +130,9 @@ function expectStringArray(v: unknown, role: string, path: string): string[] {
   return v as string[];
 }
 
+/** Members not in `known`; built with defineProperty semantics so `__proto__` stays a member. */
 function rest(obj: JsonObject, known: readonly string[]): JsonObject {
-  const out: JsonObject = {};
-  for (const [k, v] of Object.entries(obj)) if (!known.includes(k)) out[k] = v;
-  return out;
+  return Object.fromEntries(Object.entries(obj).filter(([k]) => !known.includes(k))) as JsonObject;
 }
 
 const HASH_SIZES: Record<string, number> = { sha256: 32, sha512: 64 };

@@ -20,7 +20,7 @@ const DIR = new URL('../../../shared/fixtures/notary-compat/notary0.1/tuf/docker
 const ROLES = ['root', 'targets', 'snapshot', 'timestamp'] as const;
 
 const files = new Map(ROLES.map((r) => [r, new Uint8Array(readFileSync(new URL(`${r}.json`, DIR)))]));
-const root = parseMetadata('root', files.get('root')!) as Metadata<RootSigned>;
+const root = parseMetadata('root', files.get('root')!);
 
 function verifierFor(role: string): RoleVerifier {
   const r = root.signed.roles.get(role)!;
@@ -127,4 +127,13 @@ test('signed-content mutations that keep valid JSON are caught by the signature,
     () => verifySignatures(parseMetadata('targets', new TextEncoder().encode(JSON.stringify(doc))), verifierFor('targets')),
     (e) => e instanceof VouchError && e.code === 'THRESHOLD_NOT_MET' && e.message === 'valid signatures did not meet threshold for targets',
   );
+});
+
+test('an unknown member named __proto__ is kept as a member, not as a prototype', () => {
+  const doc = JSON.parse(Buffer.from(files.get('timestamp')!).toString('utf8'));
+  const text = JSON.stringify(doc).replace('"signed":{', '"signed":{"__proto__":{"polluted":1},');
+  const meta = parseMetadata('timestamp', new TextEncoder().encode(text));
+  assert.deepEqual(Object.keys(meta.signed.unrecognized), ['__proto__']);
+  assert.equal(Object.getPrototypeOf(meta.signed.unrecognized), Object.prototype);
+  assert.equal(({} as Record<string, unknown>).polluted, undefined);
 });
