@@ -132,7 +132,7 @@ function expectStringArray(v: unknown, role: string, path: string): string[] {
 
 /** Members not in `known`; built with defineProperty semantics so `__proto__` stays a member. */
 function rest(obj: JsonObject, known: readonly string[]): JsonObject {
-  return Object.fromEntries(Object.entries(obj).filter(([k]) => !known.includes(k))) as JsonObject;
+  return Object.fromEntries<JsonValue>(Object.entries(obj).filter(([k]) => !known.includes(k)));
 }
 
 const HASH_SIZES: Record<string, number> = { sha256: 32, sha512: 64 };
