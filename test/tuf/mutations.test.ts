@@ -11,18 +11,26 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { VouchError } from '../../src/errors.ts';
-import { parseMetadata, type Metadata, type RootSigned } from '../../src/tuf/metadata.ts';
+import { parseMetadata, type Metadata, type TargetsSigned } from '../../src/tuf/metadata.ts';
 import { verifySignatures, type RoleVerifier } from '../../src/tuf/verify.ts';
 import type { JsonValue } from '../../src/tuf/canonical.ts';
 
 const RUNS = Number(process.env.VOUCH_PROPERTY_RUNS ?? 10_000);
 const DIR = new URL('../../../shared/fixtures/notary-compat/notary0.1/tuf/docker.com/notary0.1/samplerepo/metadata/', import.meta.url);
-const ROLES = ['root', 'targets', 'snapshot', 'timestamp'] as const;
+// The delegation (signed with rsapss) comes from the notary 0.3 fixture, the only one that has one.
+const DIR03 = new URL('../../../shared/fixtures/notary-compat/notary0.3/tuf/docker.com/notary0.3/tst/metadata/', import.meta.url);
+const DELEGATION = 'targets/releases';
+const ROLES = ['root', 'targets', 'snapshot', 'timestamp', DELEGATION] as const;
 
-const files = new Map(ROLES.map((r) => [r, new Uint8Array(readFileSync(new URL(`${r}.json`, DIR)))]));
+const files = new Map<string, Uint8Array>(ROLES.map((r) => [r, new Uint8Array(readFileSync(new URL(`${r}.json`, r === DELEGATION ? DIR03 : DIR)))]));
 const root = parseMetadata('root', files.get('root')!);
+const targets03 = parseMetadata('targets', new Uint8Array(readFileSync(new URL('targets.json', DIR03)))) as Metadata<TargetsSigned>;
 
 function verifierFor(role: string): RoleVerifier {
+  if (role === DELEGATION) {
+    const d = targets03.signed.delegations.roles.find((x) => x.name === DELEGATION)!;
+    return { name: role, threshold: d.threshold, keys: new Map(d.keyIds.map((id) => [id, targets03.signed.delegations.keys.get(id)!])) };
+  }
   const r = root.signed.roles.get(role)!;
   return { name: role, threshold: r.threshold, keys: new Map(r.keyIds.map((id) => [id, root.signed.keys.get(id)!])) };
 }
