@@ -282,3 +282,24 @@ test('trust pinning: certs by ID (exact and wildcard), CA that did not issue the
   const otherCa = Buffer.from((await makeRepo()).state.root!.signed.keys.get((await makeRepo()).state.root!.signed.roles.get('root')!.keyIds[0]!)?.publicBytes ?? new Uint8Array()).toString('utf8');
   assert.throws(() => load({ ca: { 'example.com/': otherCa } }), (e) => hasCode(e, 'ROOT_UNTRUSTED'));
 });
+
+test('vector 7: a targets file signed over non-canonical custom data (as notary 0.7 writes it) fails the threshold', async () => {
+  const repo = await repoPromise;
+  const { canonicalString } = await import('../../src/tuf/canonical.ts');
+  const { parseMetadata } = await import('../../src/tuf/metadata.ts');
+  const { verifySignatures } = await import('../../src/tuf/verify.ts');
+  const signed = signedJsonOf(targetsFile(repo, 'targets')) as { targets: Record<string, unknown> };
+  signed.targets['v1'] = { hashes: {}, length: 0, custom: '__CUSTOM__' };
+  // Go embeds the raw custom bytes, compacted and HTML-escaped but not re-sorted.
+  const text = canonicalString(signed).replace('"__CUSTOM__"', '{"b":1,"a":"x\\u003cy"}');
+  const sig = await repo.targets.sign(new TextEncoder().encode(text));
+  const file = `{"signed":${text},"signatures":[{"keyid":"${repo.targets.keyId}","method":"${sig.method}","sig":"${Buffer.from(sig.sig).toString('base64')}"}]}`;
+  const meta = parseMetadata('targets', new TextEncoder().encode(file));
+  assert.deepEqual(meta.signed.targets.get('v1')?.custom, { b: 1, a: 'x<y' });
+  const root = repo.state.root!.signed;
+  const role = root.roles.get('targets')!;
+  assert.throws(
+    () => verifySignatures(meta, { name: 'targets', threshold: role.threshold, keys: new Map(role.keyIds.map((id) => [id, root.keys.get(id)!])) }),
+    (e) => hasCode(e, 'THRESHOLD_NOT_MET') && (e as Error).message === 'valid signatures did not meet threshold for targets',
+  );
+});
