@@ -1,12 +1,15 @@
 /**
- * A small strict DER reader and writer for the handful of ASN.1 shapes notary's key and
- * certificate formats use: SEQUENCE, INTEGER, OBJECT IDENTIFIER, OCTET STRING, BIT STRING, NULL
- * and explicit context tags.
+ * Vouch's only DER reader and writer, for the ASN.1 shapes notary's key and certificate formats
+ * use: SEQUENCE, SET, INTEGER, BOOLEAN, OBJECT IDENTIFIER, OCTET STRING, BIT STRING, NULL,
+ * PrintableString, UTF8String, UTCTime, GeneralizedTime and context tags, plus the raw bytes of
+ * whole elements (what signatures and Go's byte-wise name comparisons cover).
  *
  * Contract: the reader accepts only DER (definite minimal lengths, minimal INTEGER and OID
- * encodings, single-byte tags), never reads outside the buffer it was given, refuses inputs over
- * a size cap, and reports every problem as `DerError` (code `INVALID_DER`) naming what was being
- * read. The writer always produces DER. Non-goals: BER, high tag numbers, SET, strings, times.
+ * encodings, single-byte tags, canonical BOOLEAN, sorted SET, times to
+ * the second with `Z`), never reads outside the buffer it was given, refuses inputs over a size
+ * cap, and reports every problem as `DerError` (code `INVALID_DER`) naming what was being read.
+ * The writer always produces DER and refuses values DER cannot carry. Non-goals: BER, high tag
+ * numbers, fractional seconds and time zones (RFC 5280 forbids them in certificates).
  */
 import { VouchError } from '../errors.ts';
 
@@ -22,13 +25,22 @@ export const DER_MAX_BYTES = 64 * 1024;
 const OID_MAX_BYTES = 64;
 
 export const TAG = {
+  BOOLEAN: 0x01,
   INTEGER: 0x02,
   BIT_STRING: 0x03,
   OCTET_STRING: 0x04,
   NULL: 0x05,
   OID: 0x06,
+  UTF8_STRING: 0x0c,
+  PRINTABLE_STRING: 0x13,
+  UTC_TIME: 0x17,
+  GENERALIZED_TIME: 0x18,
   SEQUENCE: 0x30,
+  SET: 0x31,
 } as const;
+
+/** PrintableString's alphabet (X.680 §41.4). */
+const PRINTABLE = /^[A-Za-z0-9 '()+,\-./:=?]*$/;
 
 /** The tag byte of an explicit (constructed) context-specific tag `[n]`. */
 export function contextTag(n: number): number {
@@ -54,7 +66,7 @@ export class DerReader {
   constructor(
     private readonly bytes: Uint8Array,
     readonly what = 'DER',
-    maxBytes = DER_MAX_BYTES,
+    private readonly maxBytes = DER_MAX_BYTES,
   ) {
     if (bytes.length > maxBytes) {
       throw new DerError(`${what}: ${bytes.length} bytes exceeds the ${maxBytes}-byte limit`);
@@ -92,14 +104,45 @@ export class DerReader {
     return { tag: t, value: this.bytes.subarray(valueStart, end), encoded: this.bytes.subarray(start, end) };
   }
 
-  sequence(): DerReader {
-    return new DerReader(this.read(TAG.SEQUENCE).value, this.what);
+  /** Reads every element left, each of which must be well-formed; ends the reader. */
+  remaining(): DerElement[] {
+    const out: DerElement[] = [];
+    while (!this.done) out.push(this.read());
+    return out;
+  }
+
+  /** A reader over a SEQUENCE's contents; `what` renames the structure in its error messages. */
+  sequence(what = this.what): DerReader {
+    return this.rawSequence(what).contents;
+  }
+
+  /** A SEQUENCE kept whole: its full encoding (a view into the input) and a reader over it. */
+  rawSequence(what = this.what): { readonly encoded: Uint8Array; readonly contents: DerReader } {
+    const el = this.read(TAG.SEQUENCE);
+    return { encoded: el.encoded, contents: this.child(el.value, what) };
+  }
+
+  /** A reader over a SET's contents, whose elements DER requires in ascending byte order. */
+  set(what = this.what): DerReader {
+    const value = this.read(TAG.SET).value;
+    const encodings = this.child(value, what).remaining().map((e) => e.encoded);
+    if (encodings.some((e, i) => i > 0 && compareBytes(encodings[i - 1] as Uint8Array, e) > 0)) {
+      throw this.error('SET elements are not in DER order');
+    }
+    return this.child(value, what);
   }
 
   /** An optional explicit `[n]`: its contents, or undefined when the next element is not `[n]`. */
-  optionalExplicit(n: number): DerReader | undefined {
+  optionalExplicit(n: number, what = this.what): DerReader | undefined {
     if (this.peekTag() !== contextTag(n)) return undefined;
-    return new DerReader(this.read(contextTag(n)).value, this.what);
+    return this.child(this.read(contextTag(n)).value, what);
+  }
+
+  boolean(): boolean {
+    const v = this.read(TAG.BOOLEAN).value;
+    if (v.length !== 1) throw this.error('BOOLEAN must be one byte');
+    if (v[0] !== 0 && v[0] !== 0xff) throw this.error('BOOLEAN is not 0x00 or 0xff');
+    return v[0] === 0xff;
   }
 
   /** A signed INTEGER. */
@@ -166,6 +209,40 @@ export class DerReader {
     if (this.read(TAG.NULL).value.length !== 0) throw this.error('NULL with content');
   }
 
+  printableString(): string {
+    const s = latin1(this.read(TAG.PRINTABLE_STRING).value);
+    if (!PRINTABLE.test(s)) throw this.error('PrintableString contains a character outside its alphabet');
+    return s;
+  }
+
+  utf8String(): string {
+    const v = this.read(TAG.UTF8_STRING).value;
+    try {
+      return new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(v);
+    } catch (cause) {
+      throw new DerError(`${this.what}: UTF8String is not valid UTF-8`, { cause });
+    }
+  }
+
+  /** A UTCTime (years 1950–2049, as RFC 5280 reads them) or GeneralizedTime: whole seconds, `Z`. */
+  time(): Date {
+    const el = this.read();
+    const digits =
+      el.tag === TAG.UTC_TIME ? 2
+      : el.tag === TAG.GENERALIZED_TIME ? 4
+      : this.fail(`expected a UTCTime or GeneralizedTime, found tag 0x${hex2(el.tag)}`);
+    const text = el.value.length <= 15 ? latin1(el.value) : '';
+    const m = (digits === 2 ? /^(\d\d)(\d\d)(\d\d)(\d\d)(\d\d)(\d\d)Z$/ : /^(\d{4})(\d\d)(\d\d)(\d\d)(\d\d)(\d\d)Z$/).exec(text);
+    if (m === null) throw this.error(`time is not ${digits === 2 ? 'YYMMDDHHMMSSZ' : 'YYYYMMDDHHMMSSZ'}`);
+    const [y = 0, month = 0, day = 0, hour = 0, minute = 0, second = 0] = m.slice(1).map(Number);
+    const d = new Date(0);
+    d.setUTCFullYear(digits === 4 ? y : y < 50 ? 2000 + y : 1900 + y, month - 1, day);
+    d.setUTCHours(hour, minute, second, 0);
+    // Out-of-range fields roll over into other ones, so a valid time is one that prints back as read.
+    if (timeDigits(d, digits) !== text) throw this.error(`time ${text} is not a valid date`);
+    return d;
+  }
+
   private integerContent(): Uint8Array {
     const v = this.read(TAG.INTEGER).value;
     if (v.length === 0) throw this.error('empty integer');
@@ -194,6 +271,14 @@ export class DerReader {
     return { length, headerLength: 1 + count };
   }
 
+  private child(value: Uint8Array, what: string): DerReader {
+    return new DerReader(value, what, this.maxBytes);
+  }
+
+  private fail(message: string): never {
+    throw this.error(message);
+  }
+
   private error(message: string): DerError {
     return new DerError(`${this.what}: ${message}`);
   }
@@ -209,6 +294,26 @@ export function readDerSequence(bytes: Uint8Array, what = 'DER', maxBytes = DER_
 
 function hex2(n: number): string {
   return n.toString(16).padStart(2, '0');
+}
+
+function compareBytes(a: Uint8Array, b: Uint8Array): number {
+  for (let i = 0; i < a.length && i < b.length; i++) {
+    if (a[i] !== b[i]) return (a[i] ?? 0) - (b[i] ?? 0);
+  }
+  return a.length - b.length;
+}
+
+function latin1(bytes: Uint8Array): string {
+  return Array.from(bytes, (b) => String.fromCharCode(b)).join('');
+}
+
+/** `d` in UTC as time digits with the year's last `yearDigits` digits; sub-seconds are dropped. */
+function timeDigits(d: Date, yearDigits: number): string {
+  const pad = (n: number, w = 2): string => String(n).padStart(w, '0');
+  return (
+    pad(d.getUTCFullYear(), 4).slice(4 - yearDigits) + pad(d.getUTCMonth() + 1) + pad(d.getUTCDate()) +
+    pad(d.getUTCHours()) + pad(d.getUTCMinutes()) + pad(d.getUTCSeconds()) + 'Z'
+  );
 }
 
 // --- writer ---------------------------------------------------------------------------------
@@ -238,6 +343,15 @@ export function derTlv(tag: number, content: Uint8Array): Uint8Array {
 
 export function derSequence(...elements: Uint8Array[]): Uint8Array {
   return derTlv(TAG.SEQUENCE, concat(elements));
+}
+
+/** A SET (OF), its elements sorted by their encodings as DER requires. */
+export function derSet(...elements: Uint8Array[]): Uint8Array {
+  return derTlv(TAG.SET, concat([...elements].sort(compareBytes)));
+}
+
+export function derBoolean(value: boolean): Uint8Array {
+  return Uint8Array.of(TAG.BOOLEAN, 1, value ? 0xff : 0);
 }
 
 /** Explicit context tag `[n]` around one or more elements. */
@@ -288,13 +402,48 @@ export function derOctetString(bytes: Uint8Array): Uint8Array {
   return derTlv(TAG.OCTET_STRING, bytes);
 }
 
-/** A BIT STRING of whole bytes. */
-export function derBitString(bytes: Uint8Array): Uint8Array {
-  return derTlv(TAG.BIT_STRING, concat([Uint8Array.of(0), bytes]));
+/** A BIT STRING; `unusedBits` low bits of the last byte are padding and must be zero. */
+export function derBitString(bytes: Uint8Array, unusedBits = 0): Uint8Array {
+  const last = bytes[bytes.length - 1] ?? 0;
+  if (!Number.isInteger(unusedBits) || unusedBits < 0 || unusedBits > 7 || (bytes.length === 0 && unusedBits !== 0) ||
+    (last & ((1 << unusedBits) - 1)) !== 0) {
+    throw new DerError(`invalid bit string padding: ${unusedBits} unused bits`);
+  }
+  return derTlv(TAG.BIT_STRING, concat([Uint8Array.of(unusedBits), bytes]));
 }
 
 export function derNull(): Uint8Array {
   return Uint8Array.of(TAG.NULL, 0);
+}
+
+export function derPrintableString(s: string): Uint8Array {
+  if (!PRINTABLE.test(s)) throw new DerError(`${JSON.stringify(s)} is not a PrintableString`);
+  return derTlv(TAG.PRINTABLE_STRING, new TextEncoder().encode(s));
+}
+
+export function derUtf8String(s: string): Uint8Array {
+  if (!s.isWellFormed()) throw new DerError('UTF8String with a lone surrogate');
+  return derTlv(TAG.UTF8_STRING, new TextEncoder().encode(s));
+}
+
+/** Go's encoding of a string attribute: PrintableString when its alphabet allows, else UTF8String. */
+export function derDirectoryString(s: string): Uint8Array {
+  return PRINTABLE.test(s) ? derPrintableString(s) : derUtf8String(s);
+}
+
+const inUtcTimeWindow = (d: Date): boolean => d.getUTCFullYear() >= 1950 && d.getUTCFullYear() <= 2049;
+
+/**
+ * A UTCTime or GeneralizedTime (`tag`), to the second; by default RFC 5280's (and Go's) choice,
+ * UTCTime for 1950–2049 and GeneralizedTime otherwise.
+ */
+export function derTime(d: Date, tag: number = inUtcTimeWindow(d) ? TAG.UTC_TIME : TAG.GENERALIZED_TIME): Uint8Array {
+  const utc = tag === TAG.UTC_TIME;
+  const year = d.getUTCFullYear();
+  if ((tag !== TAG.GENERALIZED_TIME && !utc) || !(utc ? inUtcTimeWindow(d) : year >= 0 && year <= 9999)) {
+    throw new DerError(`tag 0x${hex2(tag)} cannot hold the time ${Number.isNaN(year) ? 'Invalid Date' : d.toISOString()}`);
+  }
+  return derTlv(tag, new TextEncoder().encode(timeDigits(d, utc ? 2 : 4)));
 }
 
 export { concat as concatBytes };

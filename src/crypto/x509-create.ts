@@ -24,7 +24,7 @@ import {
   derSequence,
   derSet,
   derTime,
-} from './x509-der.ts';
+} from './der.ts';
 
 export const ROOT_CERT_VALIDITY_DAYS = 3650;
 const DAY_MS = 24 * 60 * 60 * 1000;

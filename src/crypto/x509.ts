@@ -7,7 +7,8 @@ import 'reflect-metadata';
  *
  * `reflect-metadata` must be loaded before @peculiar/x509, which throws at import time otherwise.
  * @peculiar/x509 reads names, dates and extensions; the raw pieces Go compares byte-wise (TBS,
- * issuer and subject names, signature algorithm OID) are taken from the DER by `readCertDer`.
+ * issuer and subject names, signature algorithm OID) are taken from the DER by `readCertDer`,
+ * with ./der.ts.
  */
 import {
   BasicConstraintsExtension,
@@ -18,9 +19,10 @@ import {
 } from '@peculiar/x509';
 import { createPublicKey, verify } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
+import { DerError, TAG, readDerSequence } from './der.ts';
+import type { DerReader } from './der.ts';
 import { decodePemBlocks, encodePem } from './pem.ts';
 import { CryptoError, keyAlgorithm } from './signatures.ts';
-import { readCertDer } from './x509-der.ts';
 
 export { createRootCertificate, ROOT_CERT_VALIDITY_DAYS } from './x509-create.ts';
 export type { RootCertificateParams } from './x509-create.ts';
@@ -89,6 +91,58 @@ const SIGNATURE_ALGORITHMS: Readonly<Record<string, SigAlg>> = {
 /** True for the SHA-1 signature algorithms notary refuses (RSA, DSA and ECDSA with SHA-1). */
 export function isSha1Signature(cert: Certificate): boolean {
   return SIGNATURE_ALGORITHMS[cert.signatureAlgorithm]?.hash === 'sha1';
+}
+
+/** Certificates are a few KiB; this only keeps absurd inputs out of the parsers. */
+const CERT_MAX_BYTES = 1024 * 1024;
+
+interface CertDer {
+  readonly version: number;
+  readonly tbs: Uint8Array;
+  readonly signatureAlgorithm: string;
+  readonly signature: Uint8Array;
+  readonly issuer: Uint8Array;
+  readonly subject: Uint8Array;
+  readonly spki: Uint8Array;
+  readonly spkiAlgorithm: string;
+}
+
+/** The first element of an AlgorithmIdentifier, whose other elements must still be well-formed. */
+function algorithmOid(alg: DerReader): string {
+  const oid = alg.oid();
+  alg.remaining();
+  return oid;
+}
+
+/**
+ * Splits a DER certificate into the raw pieces Go keeps (`RawTBSCertificate`, `RawIssuer`, …),
+ * as copies. Every element at the levels it walks must be well-formed DER; `DerError` otherwise.
+ */
+function readCertDer(der: Uint8Array): CertDer {
+  const cert = readDerSequence(der, 'Certificate', CERT_MAX_BYTES);
+  const tbs = cert.rawSequence('TBSCertificate');
+  const signatureAlgorithm = algorithmOid(cert.sequence('signatureAlgorithm'));
+  const signature = cert.bitString().slice();
+  cert.end();
+  const t = tbs.contents;
+  let version = 1;
+  const explicitVersion = t.optionalExplicit(0, 'version');
+  if (explicitVersion !== undefined) {
+    const v = explicitVersion.read(TAG.INTEGER).value;
+    if (v.length !== 1) throw new DerError('version: invalid version');
+    version = (v[0] as number) + 1;
+    explicitVersion.remaining();
+  }
+  t.read(TAG.INTEGER); // serialNumber
+  t.read(TAG.SEQUENCE); // signature
+  const issuer = t.read(TAG.SEQUENCE).encoded.slice();
+  t.read(TAG.SEQUENCE); // validity
+  const subject = t.read(TAG.SEQUENCE).encoded.slice();
+  const spki = t.rawSequence('SubjectPublicKeyInfo');
+  const spkiAlgorithm = algorithmOid(spki.contents.sequence('SubjectPublicKeyInfo algorithm'));
+  spki.contents.remaining();
+  t.remaining(); // unique IDs and extensions, which @peculiar/x509 reads
+  return { version, tbs: tbs.encoded.slice(), signatureAlgorithm, signature, issuer, subject, spki: spki.encoded.slice(), spkiAlgorithm };
 }
 
 function certPublicKey(spkiAlgorithm: string, spki: Uint8Array): { alg: CertKeyAlgorithm; key: KeyObject | undefined } {
