@@ -294,7 +294,7 @@ test('vector 7: a targets file signed over non-canonical custom data (as notary 
   const text = canonicalString(signed).replace('"__CUSTOM__"', '{"b":1,"a":"x\\u003cy"}');
   const sig = await repo.targets.sign(new TextEncoder().encode(text));
   const file = `{"signed":${text},"signatures":[{"keyid":"${repo.targets.keyId}","method":"${sig.method}","sig":"${Buffer.from(sig.sig).toString('base64')}"}]}`;
-  const meta = parseMetadata('targets', new TextEncoder().encode(file));
+  const meta = parseMetadata('targets', new TextEncoder().encode(file)) as Metadata<TargetsSigned>;
   assert.deepEqual(meta.signed.targets.get('v1')?.custom, { b: 1, a: 'x<y' });
   const root = repo.state.root!.signed;
   const role = root.roles.get('targets')!;
