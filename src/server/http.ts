@@ -1,0 +1,221 @@
+/**
+ * notary-server's HTTP API on fastify (notary-formats.md §6): routing in notary's order, the GUN
+ * prefix filter, token auth, the handlers, notary's cache headers and error bodies, health and
+ * Prometheus metrics.
+ *
+ * Contract: success bodies are the stored bytes with Go's sniffed `text/plain; charset=utf-8`;
+ * errors are `ServerError` bodies (errors.ts) with `application/json; charset=utf-8`; a request
+ * body over `bodyLimit` or a part over the part limit is 413 `TOO_LARGE` and is never buffered
+ * beyond the limit; an unexpected exception is logged and answered 500 `UNKNOWN` without
+ * internals. `/_notary_server/health` and `/metrics` never require auth.
+ */
+import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
+import type { Logger } from 'pino';
+import type { TokenAuth, Access } from './auth.ts';
+import { errorBody, goJson, ServerError } from './errors.ts';
+import type { HealthMonitor } from './health.ts';
+import type { Operation, ServerMetrics } from './metrics.ts';
+import { checkGun, gunAllowed, matchRoute, type RouteMatch } from './routes.ts';
+import type { TrustService } from './service.ts';
+import { keyEndpointBody } from './signing.ts';
+import type { StoredFile } from './store.ts';
+import { DEFAULT_UPLOAD_LIMITS, parseMultipart, uploadedFiles, type UploadLimits } from './upload.ts';
+
+export interface CacheControl {
+  /** max-age of `{role}.json` in seconds (notary default 300); 0 disables caching. */
+  readonly currentMaxAge: number;
+  /** max-age of by-hash and by-version names (default 30 days). */
+  readonly consistentMaxAge: number;
+}
+
+export const DEFAULT_CACHE_CONTROL: CacheControl = { currentMaxAge: 300, consistentMaxAge: 2_592_000 };
+
+export interface HttpOptions {
+  readonly service: TrustService;
+  readonly metrics: ServerMetrics;
+  readonly health: HealthMonitor;
+  readonly logger: Logger;
+  readonly auth?: TokenAuth;
+  readonly cacheControl?: CacheControl;
+  readonly gunPrefixes?: readonly string[];
+  /** Whole request body cap (default 10 MiB). */
+  readonly bodyLimit?: number;
+  readonly uploadLimits?: UploadLimits;
+  /** TLS options for node:https; undefined serves plain HTTP. */
+  readonly https?: Record<string, unknown>;
+  readonly now?: () => Date;
+}
+
+const TEXT = 'text/plain; charset=utf-8';
+const JSON_TYPE = 'application/json; charset=utf-8';
+const ZERO_TIME = 'Mon, 01 Jan 0001 00:00:00 UTC';
+
+/** Go's `time.RFC1123` for a UTC time. */
+export function lastModified(d: Date | undefined): string {
+  if (d === undefined || Number.isNaN(d.getTime())) return ZERO_TIME;
+  return d.toUTCString().replace(/GMT$/, 'UTC');
+}
+
+function cacheHeaders(maxAge: number, mustRevalidate: boolean): Record<string, string> {
+  if (maxAge <= 0) return { 'cache-control': 'max-age=0, no-cache, no-store', pragma: 'no-cache' };
+  return { 'cache-control': `public, max-age=${maxAge}, s-maxage=${maxAge}${mustRevalidate ? ', must-revalidate' : ''}` };
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    vouchOperation: Operation | undefined;
+    vouchStart: bigint;
+  }
+}
+
+export class TrustHttp {
+  readonly app: FastifyInstance;
+  private readonly opts: HttpOptions;
+  private readonly cache: CacheControl;
+  private readonly limits: UploadLimits;
+  private readonly now: () => Date;
+
+  constructor(opts: HttpOptions) {
+    this.opts = opts;
+    this.cache = opts.cacheControl ?? DEFAULT_CACHE_CONTROL;
+    this.limits = opts.uploadLimits ?? DEFAULT_UPLOAD_LIMITS;
+    this.now = opts.now ?? (() => new Date());
+    const bodyLimit = opts.bodyLimit ?? 10 << 20;
+    const serverOptions = {
+      loggerInstance: opts.logger, logController: new LogController({ disableRequestLogging: true }), bodyLimit, exposeHeadRoutes: false,
+      return503OnClosing: true, keepAliveTimeout: 65_000, requestTimeout: 60_000,
+      ...(opts.https !== undefined ? { https: opts.https } : {}),
+    };
+    this.app = Fastify(serverOptions as FastifyServerOptions);
+    this.app.decorateRequest('vouchOperation', undefined);
+    this.app.decorateRequest('vouchStart', 0n);
+    this.app.removeAllContentTypeParsers();
+    this.app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit }, (_req, body, done) => done(null, body));
+    this.app.addHook('onRequest', (req, _reply, done) => {
+      req.vouchStart = process.hrtime.bigint();
+      done();
+    });
+    this.app.addHook('onResponse', (req, reply, done) => {
+      const op = req.vouchOperation;
+      if (op !== undefined) {
+        const micros = Number(process.hrtime.bigint() - req.vouchStart) / 1000;
+        const size = Number(reply.getHeader('content-length') ?? 0);
+        opts.metrics.observe(op, req.method, reply.statusCode, micros, size);
+      }
+      done();
+    });
+    this.app.setErrorHandler((err, req, reply) => this.fail(req, reply, err));
+    this.app.setNotFoundHandler((req, reply) => this.fail(req, reply, new ServerError('METADATA_NOT_FOUND')));
+    this.app.get('/_notary_server/health', (_req, reply) => this.healthReply(reply));
+    this.app.get('/metrics', async (_req, reply) => reply.header('content-type', opts.metrics.contentType).send(await opts.metrics.text()));
+    this.app.route({
+      method: ['GET', 'POST', 'PUT', 'HEAD', 'DELETE', 'PATCH', 'OPTIONS'],
+      url: '/*',
+      handler: (req, reply) => this.dispatch(req, reply),
+    });
+  }
+
+  private healthReply(reply: FastifyReply): FastifyReply {
+    const failures = this.opts.health.failures();
+    const body = goJson(Object.fromEntries(failures));
+    return reply.code(failures.size === 0 ? 200 : 503).header('content-type', JSON_TYPE).send(body);
+  }
+
+  private fail(req: FastifyRequest, reply: FastifyReply, err: unknown): FastifyReply {
+    let e: ServerError;
+    if (err instanceof ServerError) e = err;
+    else {
+      const status = (err as { statusCode?: unknown }).statusCode;
+      if (status === 413) e = new ServerError('TOO_LARGE');
+      else if (typeof status === 'number' && status >= 400 && status < 500) e = new ServerError('MALFORMED_UPLOAD', undefined, { cause: err });
+      else e = new ServerError('UNKNOWN', undefined, { cause: err });
+    }
+    const log = this.opts.logger;
+    if (e.status >= 500) log.error({ err: e.cause ?? e, method: req.method, url: req.url, code: e.code }, e.message);
+    else log.info({ method: req.method, url: req.url, code: e.code }, e.message);
+    return reply.code(e.status).headers({ ...e.headers, 'content-type': JSON_TYPE }).send(errorBody(e));
+  }
+
+  private async dispatch(req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
+    const raw = req.url;
+    const q = raw.indexOf('?');
+    let path: string;
+    try {
+      path = decodeURIComponent(q < 0 ? raw : raw.slice(0, q));
+    } catch {
+      return this.fail(req, reply, new ServerError('METADATA_NOT_FOUND'));
+    }
+    const route = matchRoute(req.method, path);
+    req.vouchOperation = route.operation;
+    try {
+      this.admit(req, route);
+      return await this.handle(req, reply, route, new URLSearchParams(q < 0 ? '' : raw.slice(q + 1)));
+    } catch (e) {
+      return this.fail(req, reply, e);
+    }
+  }
+
+  /** Prefix filter, GUN sanity and auth, in notary's order. */
+  private admit(req: FastifyRequest, route: RouteMatch): void {
+    const gun = route.gun;
+    if (gun !== undefined) {
+      const prefixes = this.opts.gunPrefixes ?? [];
+      if (!gunAllowed(gun, prefixes)) {
+        if (route.kind === 'update') throw new ServerError('INVALID_GUN', `Require GUNs with prefix: [${prefixes.join(' ')}]`);
+        throw new ServerError('METADATA_NOT_FOUND');
+      }
+      const bad = checkGun(gun);
+      if (bad !== undefined) throw new ServerError('INVALID_GUN', bad);
+    }
+    if (this.opts.auth === undefined) return;
+    const access: Access[] = gun === undefined
+      ? [{ type: 'registry', name: 'catalog', action: '*' }]
+      : route.actions.map((action) => ({ type: 'repository', name: gun, action }));
+    this.opts.auth.authorize(req.headers.authorization, req.headers.host, access, this.now());
+  }
+
+  private sendFile(reply: FastifyReply, file: StoredFile, cache: 'current' | 'consistent'): FastifyReply {
+    const headers = cache === 'current' ? cacheHeaders(this.cache.currentMaxAge, true) : cacheHeaders(this.cache.consistentMaxAge, false);
+    return reply.headers({ ...headers, 'last-modified': lastModified(file.createdAt), 'content-type': TEXT }).send(Buffer.from(file.data.buffer, file.data.byteOffset, file.data.byteLength));
+  }
+
+  private async handle(req: FastifyRequest, reply: FastifyReply, route: RouteMatch, query: URLSearchParams): Promise<FastifyReply> {
+    const svc = this.opts.service;
+    const gun = route.gun ?? '';
+    const role = route.role ?? '';
+    switch (route.kind) {
+      case 'ping':
+        return reply.header('content-type', TEXT).send('{}');
+      case 'update': {
+        const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+        const files = uploadedFiles(parseMultipart(req.headers['content-type'], body, this.limits));
+        await svc.publish(gun, files);
+        this.opts.logger.info({ gun }, `updated ${gun}`);
+        return reply.send();
+      }
+      case 'getByHash':
+        return this.sendFile(reply, await svc.getByChecksum(gun, role, route.checksum ?? ''), 'consistent');
+      case 'getByVersion':
+        return this.sendFile(reply, await svc.getByVersion(gun, role, Number(route.version)), 'consistent');
+      case 'getCurrent':
+        return this.sendFile(reply, await svc.getCurrent(gun, role), 'current');
+      case 'getKey':
+      case 'rotateKey': {
+        const r = role as 'snapshot' | 'timestamp';
+        const key = route.kind === 'getKey' ? await svc.getKey(gun, r) : await svc.rotateKey(gun, r);
+        return reply.header('content-type', TEXT).send(keyEndpointBody(key));
+      }
+      case 'delete':
+        await svc.deleteGun(gun);
+        this.opts.logger.info({ gun }, `trust data deleted for ${gun}`);
+        return reply.send();
+      case 'changefeed':
+      case 'globalChangefeed': {
+        const body = await svc.changefeed(route.kind === 'changefeed' ? gun : undefined, query.get('change_id') ?? '', query.get('records') ?? '');
+        return reply.header('content-type', TEXT).send(body);
+      }
+      case 'notFound':
+        throw new ServerError('METADATA_NOT_FOUND');
+    }
+  }
+}

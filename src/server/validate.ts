@@ -1,0 +1,191 @@
+/**
+ * Server-side validation of an upload and generation of the next snapshot and timestamp
+ * (notary-formats.md §6.4; notary's `validateUpdate`), on the shared `TrustedCollection`.
+ *
+ * Contract: given the parts of one POST and the GUN's current metadata, returns the rows to write
+ * (uploaded root, targets files parents first, the uploaded or generated snapshot, the generated
+ * timestamp), or throws `ServerError('INVALID_UPDATE')` with notary's detail (`ErrBadRoot`,
+ * `ErrBadTargets`, `ErrBadSnapshot`, `ErrBadHierarchy`, `ErrValidation`). Signer outages surface
+ * as `ServerError('UNAVAILABLE')`. An uploaded timestamp is ignored, as notary ignores it. Nothing
+ * is written here.
+ */
+import { signSnapshot, signTimestamp, SigningError } from '../tuf/builder.ts';
+import { VouchError } from '../errors.ts';
+import { parseMetadata, type Metadata, type RootSigned, type SnapshotSigned, type TimestampSigned } from '../tuf/metadata.ts';
+import { isDelegationName, parentRole, ROOT, SNAPSHOT, TARGETS, TIMESTAMP } from '../tuf/roles.ts';
+import { TrustedCollection } from '../tuf/trusted.ts';
+import type { Gun, RoleName } from '../tuf/types.ts';
+import { invalidUpdate, ServerError, type UpdateErrorName } from './errors.ts';
+import type { ChainHead } from './current.ts';
+import type { ServerKeys } from './signing.ts';
+import type { MetaUpdate, StoredFile } from './store.ts';
+
+export interface UploadedFile {
+  readonly role: RoleName;
+  readonly version: number;
+  readonly data: Uint8Array;
+}
+
+export interface ValidationContext {
+  readonly gun: Gun;
+  readonly now: Date;
+  /** Current root, targets or delegation file (the chain of §9.3). */
+  readonly current: (role: string) => Promise<StoredFile | undefined>;
+  readonly head: () => Promise<ChainHead | undefined>;
+  readonly keys: ServerKeys;
+}
+
+/** notary's message for a timestamp it cannot sign (Debian/v0.7.0 text, double space included). */
+export const NO_TIMESTAMP_KEYS = 'no  timestamp keys exist on the server';
+export const NO_SNAPSHOT_KEY = 'no snapshot was included in update and server does not hold current snapshot key for repository';
+
+/** Rethrows server errors (signer outages) as they are; wraps validation failures. */
+function wrap(name: UpdateErrorName, e: unknown): ServerError {
+  if (e instanceof ServerError) return e;
+  if (e instanceof VouchError) return invalidUpdate(name, e.message);
+  throw e;
+}
+
+/** notary's RoleList order: fewer path segments first, then byte order. */
+export function targetsOrder(roles: Iterable<string>): string[] {
+  return [...roles].sort((a, b) => {
+    const d = a.split('/').length - b.split('/').length;
+    if (d !== 0) return d;
+    return Buffer.compare(Buffer.from(a), Buffer.from(b));
+  });
+}
+
+async function loadRoot(ctx: ValidationContext, tc: TrustedCollection, upload: UploadedFile | undefined): Promise<void> {
+  const stored = await ctx.current('root');
+  if (stored !== undefined) {
+    try {
+      tc.updateRoot(stored.data, { allowExpired: true });
+    } catch (e) {
+      throw wrap('ErrValidation', e);
+    }
+  }
+  if (upload === undefined) {
+    if (tc.root === undefined) throw invalidUpdate('ErrValidation', 'no pre-existing root and no root provided in update.');
+    return;
+  }
+  const current = tc.root?.signed.version ?? 1;
+  if (upload.version !== current && upload.version !== current + 1) {
+    throw invalidUpdate('ErrBadRoot', `Root modifications must increment the version. Current ${current}, new ${upload.version}`);
+  }
+  try {
+    tc.updateRoot(upload.data, { minVersion: current });
+  } catch (e) {
+    throw wrap('ErrBadRoot', e);
+  }
+}
+
+function loadTargetsFile(tc: TrustedCollection, role: RoleName, data: Uint8Array, fromStore: boolean): void {
+  const opts = fromStore ? { allowExpired: true } : { minVersion: 1 };
+  if (role === TARGETS) {
+    tc.updateTargets(data, opts);
+    return;
+  }
+  const parent = parentRole(role);
+  if (parent !== undefined && !tc.targets.has(parent)) {
+    throw new VouchError('PARENT_NOT_LOADED', parent === TARGETS ? 'targets must be loaded first' : `tuf: invalid role ${role}. parent ${parent} does not exist`);
+  }
+  tc.updateDelegation(role, data, opts);
+}
+
+async function loadTargets(ctx: ValidationContext, tc: TrustedCollection, uploads: ReadonlyMap<string, UploadedFile>): Promise<UploadedFile[]> {
+  const names = targetsOrder([...uploads.keys()].filter((r) => r === TARGETS || isDelegationName(r)));
+  const applied: UploadedFile[] = [];
+  for (const name of names) {
+    const role = name as RoleName;
+    const ancestors: RoleName[] = [];
+    for (let a = parentRole(role); a !== undefined; a = parentRole(a)) if (!tc.targets.has(a)) ancestors.unshift(a);
+    for (const a of ancestors) {
+      const stored = await ctx.current(a);
+      if (stored === undefined) continue; // loading the child will fail as notary's does
+      try {
+        loadTargetsFile(tc, a, stored.data, true);
+      } catch (e) {
+        throw wrap('ErrBadTargets', e);
+      }
+    }
+    const upload = uploads.get(name) as UploadedFile;
+    try {
+      loadTargetsFile(tc, role, upload.data, false);
+    } catch (e) {
+      throw wrap('ErrBadTargets', e);
+    }
+    applied.push(upload);
+  }
+  return applied;
+}
+
+function parsePrevious<T extends 'snapshot' | 'timestamp'>(role: T, file: StoredFile | undefined): Metadata<T extends 'snapshot' ? SnapshotSigned : TimestampSigned> | undefined {
+  if (file === undefined) return undefined;
+  try {
+    return parseMetadata(role, file.data) as Metadata<T extends 'snapshot' ? SnapshotSigned : TimestampSigned>;
+  } catch (e) {
+    throw wrap('ErrValidation', e);
+  }
+}
+
+async function generateSnapshot(ctx: ValidationContext, tc: TrustedCollection, head: ChainHead | undefined): Promise<Metadata<SnapshotSigned>> {
+  const root = tc.root as Metadata<RootSigned>;
+  const previous = parsePrevious('snapshot', head?.snapshot);
+  if (previous === undefined && !tc.targets.has(TARGETS)) throw invalidUpdate('ErrValidation', 'targets must be loaded first');
+  const signers = await ctx.keys.heldSigners(root.signed, SNAPSHOT);
+  if (signers.length === 0) throw invalidUpdate('ErrBadHierarchy', NO_SNAPSHOT_KEY, 'snapshot');
+  const files = new Map<string, Uint8Array>([[ROOT, root.bytes]]);
+  for (const [role, meta] of tc.targets) files.set(role, meta.bytes);
+  try {
+    return await signSnapshot({ now: ctx.now, previous, files, signers, verifier: tc.baseRoleVerifier(SNAPSHOT) });
+  } catch (e) {
+    if (e instanceof SigningError) throw invalidUpdate('ErrBadHierarchy', NO_SNAPSHOT_KEY, 'snapshot');
+    throw wrap('ErrValidation', e);
+  }
+}
+
+/** Signs the next timestamp over `snapshotBytes` (used by uploads and by lazy re-signing). */
+export async function generateTimestamp(keys: ServerKeys, root: RootSigned, now: Date, snapshotBytes: Uint8Array, previous: StoredFile | undefined): Promise<Metadata<TimestampSigned>> {
+  const prev = parsePrevious('timestamp', previous);
+  const signers = await keys.heldSigners(root, TIMESTAMP);
+  const signer = signers[0];
+  if (signer === undefined) throw invalidUpdate('ErrBadRoot', NO_TIMESTAMP_KEYS);
+  const role = root.roles.get(TIMESTAMP);
+  const verifier = { name: TIMESTAMP as string, keys: new Map([[signer.keyId, signer.publicKey]]), threshold: role?.threshold ?? 1 };
+  try {
+    return await signTimestamp({ now, snapshotBytes, previous: prev, signer, verifier });
+  } catch (e) {
+    if (e instanceof SigningError) throw invalidUpdate('ErrBadRoot', NO_TIMESTAMP_KEYS);
+    throw wrap('ErrValidation', e);
+  }
+}
+
+export async function validateUpdate(ctx: ValidationContext, files: readonly UploadedFile[]): Promise<MetaUpdate[]> {
+  const uploads = new Map<string, UploadedFile>(files.map((f) => [f.role, f]));
+  const tc = new TrustedCollection({ gun: ctx.gun, now: ctx.now });
+  const rootUpload = uploads.get(ROOT);
+  await loadRoot(ctx, tc, rootUpload);
+  tc.deferRootChecksum();
+  const out: MetaUpdate[] = rootUpload === undefined ? [] : [rootUpload];
+  out.push(...(await loadTargets(ctx, tc, uploads)));
+  const head = await ctx.head();
+  const snapshotUpload = uploads.get(SNAPSHOT);
+  let snapshotBytes: Uint8Array;
+  if (snapshotUpload !== undefined) {
+    try {
+      tc.updateSnapshot(snapshotUpload.data, { minVersion: 1 });
+    } catch (e) {
+      throw wrap('ErrBadSnapshot', e);
+    }
+    out.push(snapshotUpload);
+    snapshotBytes = snapshotUpload.data;
+  } else {
+    const snapshot = await generateSnapshot(ctx, tc, head);
+    out.push({ role: SNAPSHOT, version: snapshot.signed.version, data: snapshot.bytes });
+    snapshotBytes = snapshot.bytes;
+  }
+  const root = (tc.root as Metadata<RootSigned>).signed;
+  const timestamp = await generateTimestamp(ctx.keys, root, ctx.now, snapshotBytes, head?.timestamp);
+  out.push({ role: TIMESTAMP, version: timestamp.signed.version, data: timestamp.bytes });
+  return out;
+}
