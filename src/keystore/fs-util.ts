@@ -72,7 +72,8 @@ export function pathExists(path: string): boolean {
     lstatSync(path);
     return true;
   } catch (e) {
-    if (isNodeError(e, 'ENOENT')) return false;
+    // Nothing can exist below a file either.
+    if (isNodeError(e, 'ENOENT') || isNodeError(e, 'ENOTDIR')) return false;
     throw new KeyStoreError('STORE_UNREADABLE', `cannot read ${path}: ${describeIoError(e)}`, { cause: e });
   }
 }
