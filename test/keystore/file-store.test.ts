@@ -148,7 +148,7 @@ void describe('writing keys', () => {
     const [block] = decodePemBlocks(readFileSync(info.path, 'utf8'));
     assert.equal(block?.type, 'ENCRYPTED PRIVATE KEY');
     assert.deepEqual(block?.headers, { role: 'root' });
-    const params = pkcs8Parameters(block!.bytes);
+    const params = pkcs8Parameters(block.bytes);
     assert.equal(params.iterations, VOUCH_PBKDF2_ITERATIONS);
     assert.equal(params.cipher, 'aes-256-cbc');
     assert.equal(params.prf, 'sha1');
