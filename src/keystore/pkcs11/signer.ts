@@ -68,7 +68,7 @@ function findPrivateKey(token: OpenToken, ref: TokenKeyRef): Handle {
 function timeout(ms: number, token: OpenToken): Pkcs11Error {
   const what = token.isYubikey ? 'the attached Yubikey was not touched' : `token ${token.name} did not answer`;
   return new Pkcs11Error('TOUCH_TIMEOUT',
-    `${what} within ${Math.round(ms / 1000)} s: signing was cancelled (touch the token when asked, or raise pkcs11.touch_timeout_seconds in the client config)`);
+    `${what} within ${ms < 1000 ? `${ms} ms` : `${Math.round(ms / 1000)} s`}: signing was cancelled (touch the token when asked, or raise pkcs11.touch_timeout_seconds in the client config)`);
 }
 
 async function signOnce(token: OpenToken, key: Handle, digest: Uint8Array, ms: number): Promise<Uint8Array> {

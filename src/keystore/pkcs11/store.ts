@@ -63,6 +63,8 @@ export interface Pkcs11StoreOptions {
   readonly scheme?: ObjectScheme | 'auto';
   /** Who logs in to write: default SO on Yubikeys (notary), user elsewhere. */
   readonly writeUser?: PinUser;
+  /** Yubikey key mode (CKA_VENDOR_DEFINED) for new keys: default notary's 3 (touch + PIN once); null omits it. */
+  readonly yubikeyKeyMode?: number | null;
   readonly clock?: () => Date;
 }
 
@@ -168,7 +170,7 @@ export class Pkcs11KeyStore {
         const scheme = this.scheme(t);
         const existing = listOn(t, scheme).find((k) => k.keyId === computeKeyId('ecdsa', spki));
         if (existing !== undefined) return { info: existing, added: false };
-        const written = writeHostKey(t, scheme, privateKey, spki, meta, now);
+        const written = writeHostKey(t, scheme, privateKey, spki, meta, now, this.options.yubikeyKeyMode);
         return { info: { ...written, ...meta, location: locationOf(t), scheme }, added: true };
       } finally {
         logout(t);

@@ -116,8 +116,11 @@ function privateTemplate(id: Uint8Array, label: string | undefined, value?: Buff
   ];
 }
 
-/** notary's Yubikey private-key template: the key mode makes the key touch + PIN-once. */
-function yubikeyPrivateTemplate(id: Uint8Array, value: Buffer): Attribute[] {
+/**
+ * notary's Yubikey private-key template: the key mode (CKA_VENDOR_DEFINED, notary's 3 = touch +
+ * PIN once) sets the PIV touch and PIN policy; null leaves it out (modules that reject it).
+ */
+function yubikeyPrivateTemplate(id: Uint8Array, value: Buffer, keyMode: number | null): Attribute[] {
   return [
     { type: CK.CKA_CLASS, value: CK.CKO_PRIVATE_KEY },
     { type: CK.CKA_KEY_TYPE, value: CK.CKK_EC },
@@ -125,13 +128,13 @@ function yubikeyPrivateTemplate(id: Uint8Array, value: Buffer): Attribute[] {
     { type: CK.CKA_ID, value: Buffer.from(id) },
     { type: CK.CKA_EC_PARAMS, value: Buffer.from(P256_PARAMS) },
     { type: CK.CKA_VALUE, value },
-    { type: CK.CKA_VENDOR_DEFINED, value: YUBIKEY_KEY_MODE },
+    ...(keyMode !== null ? [{ type: CK.CKA_VENDOR_DEFINED, value: keyMode }] : []),
   ];
 }
 
 /** Imports a P-256 private key generated on this host. */
 export function writeHostKey(token: OpenToken, scheme: ObjectScheme, key: KeyObject, spki: Uint8Array,
-  meta: KeyMeta, now: Date): WrittenKey {
+  meta: KeyMeta, now: Date, keyMode: number | null = YUBIKEY_KEY_MODE): WrittenKey {
   const keyId = computeKeyId('ecdsa', spki);
   const d = privateScalar(key);
   if (scheme === 'yubikey') {
@@ -139,7 +142,7 @@ export function writeHostKey(token: OpenToken, scheme: ObjectScheme, key: KeyObj
     // notary's Yubikey certificate: self-signed, CN=<role>, ten years.
     const cert = createRootCertificate({ gun: meta.role, privateKey: key, now });
     return allOrNothing(token, (created) => {
-      created.push(token.port.createObject(token.session, yubikeyPrivateTemplate(objectId, d)));
+      created.push(token.port.createObject(token.session, yubikeyPrivateTemplate(objectId, d, keyMode)));
       created.push(token.port.createObject(token.session, certificateTemplate(cert, objectId)));
       return { keyId, objectId, spki };
     });
