@@ -1,0 +1,115 @@
+/**
+ * Publish (features B8): like a `git rebase` of the staged changes onto the server's current state.
+ *
+ * Contract:
+ * - All or nothing: the changes are read and translated, the server's state is verified (or, for a
+ *   GUN the server has never seen, the local repository is loaded), every change is applied and
+ *   every file signed before anything is sent; one multipart POST carries the files. Any failure
+ *   leaves the changelist as it was. On success only the change files that were applied are
+ *   removed (changes staged meanwhile stay), and the published files are cached.
+ * - Roles are re-signed when changed or near expiry; the snapshot is signed by the client when it
+ *   holds a snapshot key of the root being published, and left to the server otherwise.
+ * - First publish of a GUN: every local file is uploaded; when the local root names a timestamp
+ *   key the server does not hold (a repository made elsewhere, e.g. an old notary client), the
+ *   timestamp key is rotated to the server's first, as `init` would have done.
+ */
+import { signChanges, signSnapshot, roleVerifier, type Change, type RepoState, type SignedChanges } from '../tuf/builder.ts';
+import type { PublicKey } from '../tuf/keys.ts';
+import type { Metadata, RootSigned } from '../tuf/metadata.ts';
+import type { RoleName } from '../tuf/types.ts';
+import { toOperation, type Operation } from './changes.ts';
+import { loadForWrite, requireRemote, type RepoContext, type WriteBase } from './context.ts';
+import { foldTargetEdits, publishSigners, roleKeys, snapshotMode, toChanges, withWitnessed } from './plan.ts';
+import type { StagedChange } from './changelist.ts';
+import { addLegacySignatures } from './rotate.ts';
+
+export interface PublishOptions {
+  /** Apply the staged changelist (default true). */
+  readonly useChangelist?: boolean;
+  /** Further operations applied after the changelist, never staged (key rotation). */
+  readonly operations?: readonly Operation[];
+  /** Root keys of older root versions that must sign a new root too (`key rotate --legacy`). */
+  readonly legacyRootKeys?: readonly PublicKey[];
+  /** Creates the repository when nothing exists locally or remotely. */
+  readonly initialize: () => Promise<void>;
+}
+
+export interface PublishResult {
+  /** Roles whose files were uploaded, in upload order. */
+  readonly uploaded: readonly string[];
+  /** Near-expiry roles left alone because no key for them is held. */
+  readonly skipped: readonly RoleName[];
+  /** True when this was the first publish of the GUN. */
+  readonly initial: boolean;
+  /** The number of staged changes applied. */
+  readonly applied: number;
+}
+
+/** For a first publish: the server's timestamp key, if the local root names another one. */
+async function timestampFix(ctx: RepoContext, base: WriteBase): Promise<Change[]> {
+  if (!base.initial) return [];
+  const serverKey: PublicKey = await requireRemote(ctx).getKey('timestamp');
+  const listed = roleKeys(base.state, 'timestamp');
+  if (listed.some((k) => k.id === serverKey.id)) return [];
+  ctx.log.info(`the local root of ${ctx.gun} names a timestamp key the server does not hold; rotating it to the server's key ${serverKey.id}`);
+  return [{ kind: 'rotateBaseRole', role: 'timestamp', keys: [serverKey] }];
+}
+
+async function sign(ctx: RepoContext, state: RepoState, changes: Change[]): Promise<{ signed: SignedChanges; mode: 'client' | 'server' }> {
+  const held = await ctx.keys.heldKeyIds();
+  const signers = publishSigners(ctx.keys, held, state, changes);
+  const mode = snapshotMode(state, changes, held);
+  const folded = foldTargetEdits(state, changes);
+  const signed = await signChanges({
+    now: ctx.now(), snapshot: mode, signers: () => signers,
+    current: folded?.current ?? state, changes: folded?.changes ?? changes,
+  });
+  return { signed, mode };
+}
+
+/** Files to upload: the changed ones, plus everything local on a first publish. */
+async function uploadSet(ctx: RepoContext, base: WriteBase, signed: SignedChanges, mode: 'client' | 'server'): Promise<Map<string, Uint8Array>> {
+  const files = new Map<string, Metadata>();
+  const { state } = signed;
+  if (base.initial) {
+    for (const [role, meta] of state.targets ?? []) files.set(role, meta);
+  }
+  for (const [role, meta] of signed.files) if (meta.signed.type === 'Targets') files.set(role, meta);
+  const root = signed.files.get('root' as RoleName) ?? (base.initial ? state.root : undefined);
+  if (root !== undefined) files.set('root', root);
+  let snapshot = signed.files.get('snapshot' as RoleName) ?? (base.initial && mode === 'client' ? state.snapshot : undefined);
+  if (base.initial && mode === 'client' && snapshot === undefined) {
+    const held = await ctx.keys.heldKeyIds();
+    const rootView = (state.root as Metadata<RootSigned>).signed;
+    const bytes = new Map<string, Uint8Array>([...files].map(([r, m]) => [r, m.bytes]));
+    snapshot = await signSnapshot({
+      now: ctx.now(), files: bytes, signers: publishSigners(ctx.keys, held, state, []),
+      verifier: roleVerifier('snapshot', rootView.keys, rootView.roles.get('snapshot') ?? { keyIds: [], threshold: 1, unrecognized: {} }),
+    });
+  }
+  if (snapshot !== undefined) files.set('snapshot', snapshot);
+  return new Map([...files].map(([r, m]) => [r, m.bytes]));
+}
+
+async function cachePublished(ctx: RepoContext, upload: ReadonlyMap<string, Uint8Array>, removed: readonly RoleName[]): Promise<void> {
+  for (const [role, bytes] of upload) await ctx.cache.write(role, bytes);
+  for (const role of removed) await ctx.cache.remove(role);
+}
+
+export async function publish(ctx: RepoContext, opts: PublishOptions): Promise<PublishResult> {
+  const staged: StagedChange[] = opts.useChangelist === false ? [] : await ctx.changelist.list();
+  const ops: Operation[] = [...staged.map((c) => toOperation(c)), ...(opts.operations ?? [])];
+  const remote = requireRemote(ctx);
+  const base = await loadForWrite(ctx, opts.initialize);
+  const held = await ctx.keys.heldKeyIds();
+  const changes = [...(await timestampFix(ctx, base)), ...toChanges(ops, base.state, held, ctx.log)];
+  const state = withWitnessed(base.state, changes, base.invalid);
+  const { signed, mode } = await sign(ctx, state, changes);
+  for (const role of signed.skipped) ctx.log.warn(`${role} is nearing expiry but no key to re-sign it is available`);
+  const upload = await uploadSet(ctx, base, signed, mode);
+  if (opts.legacyRootKeys !== undefined) await addLegacySignatures(ctx, upload, opts.legacyRootKeys);
+  if (upload.size > 0) await remote.publish(upload);
+  await cachePublished(ctx, upload, signed.removed);
+  await ctx.changelist.removeFiles(staged.map((c) => c.file));
+  return { uploaded: [...upload.keys()], skipped: signed.skipped, initial: base.initial, applied: staged.length };
+}
