@@ -105,7 +105,7 @@ void describe('bad uploads', () => {
     const { files } = await pub.changeFiles([{ kind: 'addTarget', role: 'targets', name: 'x', meta: fileMetaOf(Buffer.from('x')) }]);
     const targets = JSON.parse(Buffer.from(files.get('targets')!).toString()) as { signatures: { sig: string }[] };
     const flipped = Buffer.from(targets.signatures[0]!.sig, 'base64');
-    flipped[5] ^= 1;
+    flipped[5] = flipped[5]! ^ 1;
     targets.signatures[0]!.sig = flipped.toString('base64');
     const e = await expectRejected(app, pub, pub.post([['targets', Buffer.from(JSON.stringify(targets))], ['snapshot', files.get('snapshot')!]]), 400, 'INVALID_UPDATE');
     assert.deepEqual(e.detail, { Name: 'ErrBadTargets', Error: { Msg: 'valid signatures did not meet threshold for targets' } });
