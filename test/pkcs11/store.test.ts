@@ -209,4 +209,13 @@ describe('PKCS#11 key store on SoftHSM2', { skip: SKIP_REASON }, () => {
     assert.deepEqual(readdirSync(join(hsm.dir, 'trust', 'private')), [`${made.info.keyId}.key`]);
     assert.ok(BACKUP_PASSPHRASE.length > 8);
   });
+
+  test('concurrent signatures on one module are serialised and all verify', async () => {
+    const store = storeFor('vouch-a');
+    const a = await store.createKey({ role: 'targets', gun: 'example.com/a' });
+    const b = await store.createKey({ role: 'snapshot', gun: 'example.com/a' });
+    const signers = await Promise.all([store.getSigner(a.info.keyId), store.getSigner(b.info.keyId)]);
+    const sigs = await Promise.all(Array.from({ length: 8 }, (_, i) => signers[i % 2]!.sign(MESSAGE)));
+    for (const [i, sig] of sigs.entries()) assert.ok(verifySignature(signers[i % 2]!.publicKey, 'ecdsa', sig.sig, MESSAGE));
+  });
 });
