@@ -17,7 +17,7 @@ import { parseGun, type Gun, type RoleName } from '../tuf/types.ts';
 import { gunDir, MetadataCache } from './cache.ts';
 import { Changelist, type NotaryChange, type StagedChange } from './changelist.ts';
 import {
-  addTargetChange, baseThresholdChange, delegationChange, removeDelegationChange, removeTargetChange, witnessChange, type DelegationEdit,
+  addTargetChange, baseThresholdChange, delegationChange, removeDelegationChange, removeTargetChange, toOperation, witnessChange, type DelegationEdit,
 } from './changes.ts';
 import { update, type RepoContext } from './context.ts';
 import { ClientError, ioReason } from './errors.ts';
@@ -225,16 +225,17 @@ export class Repository {
   }
 
   /** Rotates a base role's keys and publishes that change alone. */
-  async rotateKey(role: string, opts: RotateOptions & { readonly legacyVersions?: number } = {}): Promise<PublishResult> {
+  async rotateKey(role: string, opts: RotateOptions & { readonly legacyVersions?: number; readonly extraChanges?: readonly NotaryChange[] } = {}): Promise<PublishResult> {
     const base = checkRotation(role, opts.serverManaged === true);
     const op = await rotationOperation(this.ctx, base, opts);
+    const extra = (opts.extraChanges ?? []).map((c) => toOperation(c));
     let legacy: PublicKey[] | undefined;
     if (base === 'root' && opts.legacyVersions !== undefined && opts.legacyVersions !== 0) {
       const current = (await this.update()).collection.root?.signed.version ?? 1;
       legacy = await legacyRootKeys(this.ctx, current, opts.legacyVersions);
     }
     return publish(this.ctx, {
-      useChangelist: false, operations: [op], initialize: async () => void (await this.initialize()),
+      useChangelist: false, operations: [op, ...extra], initialize: async () => void (await this.initialize()),
       ...(legacy !== undefined ? { legacyRootKeys: legacy } : {}),
     });
   }
