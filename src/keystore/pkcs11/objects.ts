@@ -63,12 +63,8 @@ export function spkiToEcPoint(spki: Uint8Array): Uint8Array {
   const params = alg.read(TAG.OID).encoded;
   const point = r.bitString();
   r.end();
-  if (algorithm !== OID.ecPublicKey || Buffer.compare(params, P256_PARAMS) !== 0) unsupportedThrow();
+  if (algorithm !== OID.ecPublicKey || Buffer.compare(params, P256_PARAMS) !== 0) throw unsupported('the key is not on P-256');
   return derOctetString(point);
-}
-
-function unsupportedThrow(): never {
-  throw unsupported('the key is not on P-256');
 }
 
 /** CKA_ID of a key in the `vouch` scheme. */
