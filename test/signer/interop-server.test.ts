@@ -11,7 +11,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { canonicalBytes } from '../../src/tuf/canonical.ts';
-import type { JsonValue } from '../../src/tuf/canonical.ts';
 import { openDatabase } from '../../src/storage/database.ts';
 import type { SignerTables } from '../../src/signer/schema.ts';
 import { fetchCollection } from '../helpers/fetch-collection.ts';
@@ -28,7 +27,7 @@ import { startVouchSigner } from './helpers/vouch-signer.ts';
 const peersMissing = notaryPeersUnavailableReason();
 
 interface Envelope {
-  readonly signed: JsonValue & { readonly roles?: Record<string, { keyids: string[] }>; readonly keys?: Record<string, { keytype: string; keyval: { public: string } }> };
+  readonly signed: { readonly roles?: Record<string, { keyids: string[] }>; readonly keys?: Record<string, { keytype: string; keyval: { public: string } }> };
   readonly signatures: readonly { readonly keyid: string; readonly method: string; readonly sig: string }[];
 }
 
