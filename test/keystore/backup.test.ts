@@ -155,7 +155,7 @@ void describe('restore refusals: nothing is written', () => {
     const { archive, manifest } = await createBackup(store, { now: NOW });
     const [k0, k1] = manifest.keys;
     const flipped = Buffer.from(archive);
-    flipped[flipped.length - 12] ^= 0xff;
+    flipped[flipped.length - 12] = (flipped[flipped.length - 12] ?? 0) ^ 0xff;
     await expectRefused(flipped, /not a readable gzip archive/);
     await expectRefused(gzipSync(Buffer.from('hello')), /archive is truncated/);
     await expectRefused(tamper(archive, (es) => es.filter((e) => e.path !== BACKUP_MANIFEST)), /not a Vouch key backup \(no vouch-key-backup\.json\)/);
