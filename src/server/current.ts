@@ -57,7 +57,7 @@ export function readPointer(data: Uint8Array, role: 'timestamp' | 'snapshot'): {
 
 export class CurrentMetadata {
   private readonly store: MetaStore;
-  private readonly enabled: boolean;
+  private enabled: boolean;
   private readonly maxBytes: number;
   private readonly entries = new Map<string, GunEntry>();
   private readonly generations = new Map<string, number>();
@@ -68,6 +68,12 @@ export class CurrentMetadata {
     this.store = store;
     this.enabled = opts.enabled ?? true;
     this.maxBytes = opts.maxBytes ?? 32 << 20;
+  }
+
+  /** Turns caching on or off (off: every read goes to the store); either way the cache is emptied. */
+  setEnabled(enabled: boolean): void {
+    this.invalidate();
+    this.enabled = enabled;
   }
 
   /** Drops one GUN's cached chain, or everything. */

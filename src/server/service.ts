@@ -36,6 +36,7 @@ export function notFound(): ServerError {
 export function storeError(e: unknown, what: string): unknown {
   if (e instanceof MetaStoreError) {
     if (e.code === 'VERSION_CONFLICT') return new ServerError('VERSION', EMPTY_DETAIL, { cause: e, message: e.message });
+    if (e.code === 'WRITE_FAILED') return new ServerError('UPDATING', undefined, { cause: e, message: `${what}: ${e.message}` });
     return new ServerError('UNAVAILABLE', undefined, { cause: e, message: `${what}: ${e.message}` });
   }
   return e;
@@ -64,9 +65,14 @@ export class TrustService {
     this.store = opts.store;
     this.keys = opts.keys;
     this.now = opts.now ?? (() => new Date());
-    this.current = new CurrentMetadata(opts.store, opts.cache);
-    const watching = opts.store.watch((gun) => this.current.invalidate(gun));
-    if (!watching) this.current = new CurrentMetadata(opts.store, { ...opts.cache, enabled: false });
+    const current = new CurrentMetadata(opts.store, opts.cache);
+    this.current = current;
+    const cacheWanted = opts.cache?.enabled ?? true;
+    const live = opts.store.watch((event) => {
+      if (event.type === 'changed') current.invalidate(event.gun);
+      else current.setEnabled(cacheWanted && event.type === 'live');
+    });
+    current.setEnabled(cacheWanted && live);
   }
 
   private requireKeys(): ServerKeys {

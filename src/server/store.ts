@@ -9,10 +9,13 @@
  *   (gun, role, version) key, on every backend. Every timestamp written adds a changefeed
  *   `update` row in the same transaction.
  * - `deleteGun` removes every row of the GUN and, if there were any, adds a `deletion` row.
- * - Any backend failure is `MetaStoreError('UNAVAILABLE')`; reads of missing rows return undefined.
- * - `watch` reports GUNs changed by *other* processes sharing the backend (undefined: "anything
- *   may have changed", e.g. after the notification link was re-established), so that in-process
- *   caches can be dropped. Backends without such a channel report `watching: false`.
+ * - A backend that cannot be reached (or a lock wait that timed out) is
+ *   `MetaStoreError('UNAVAILABLE')`; a write the backend refused for another reason (disk full) is
+ *   `WRITE_FAILED`. Reads of missing rows return undefined.
+ * - `watch` reports writes made by *other* processes sharing the backend, so that in-process
+ *   caches stay exact: `changed` names a GUN, `live` means the channel works (drop everything,
+ *   caching may resume), `down` means it does not (drop everything and stop caching). It returns
+ *   whether the channel is live right now.
  */
 import { createHash } from 'node:crypto';
 import { VouchError } from '../errors.ts';
@@ -53,11 +56,13 @@ export interface ChangeQuery {
   readonly gun?: string;
 }
 
-export type MetaStoreErrorCode = 'VERSION_CONFLICT' | 'UNAVAILABLE';
+export type MetaStoreErrorCode = 'VERSION_CONFLICT' | 'UNAVAILABLE' | 'WRITE_FAILED';
 
 export class MetaStoreError extends VouchError<MetaStoreErrorCode> {}
 
-export type ChangeListener = (gun: string | undefined) => void;
+export type StoreEvent = { readonly type: 'changed'; readonly gun: string } | { readonly type: 'live' } | { readonly type: 'down' };
+
+export type StoreListener = (event: StoreEvent) => void;
 
 export interface MetaStore {
   /** The backend name for logs and health (`memory`, `sqlite3`, `postgres`, `mysql`). */
@@ -69,8 +74,8 @@ export interface MetaStore {
   deleteGun(gun: string): Promise<void>;
   getChanges(query: ChangeQuery): Promise<ChangeRecord[]>;
   checkHealth(): Promise<void>;
-  /** Subscribes to changes made elsewhere; returns whether the backend can report them. */
-  watch(listener: ChangeListener): boolean;
+  /** Subscribes to writes made elsewhere; returns whether the channel is live now. */
+  watch(listener: StoreListener): boolean;
   close(): Promise<void>;
 }
 

@@ -1,15 +1,35 @@
-// Racing publishers on the memory store (the SQL stores run the same scenarios in their own files).
-import { describe, test } from 'node:test';
+// Racing publishers over HTTP (reliability.md §3.2 (b) and (c)) on every store available here.
+import { after, describe, test } from 'node:test';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 import { MemorySigningBackend } from '../../src/server/signing.ts';
+import { MemoryMetaStore, type MetaStore } from '../../src/server/store.ts';
 import { testApp } from './publisher.ts';
 import { racingWriters, retryingPublishers, slowSigner } from './races.ts';
+import { SQL_BACKENDS, backendUnavailableReason, openTestStore, type TestStore } from './stores.ts';
 
-void describe('racing publishers (memory store)', () => {
-  void test('50 writers of one version with a 200 ms signer: exactly one wins, 49 get 400 VERSION', async () => {
-    await racingWriters(testApp({ signer: slowSigner(new MemorySigningBackend(), 200) }), 'example.com/race', 50);
+for (const backend of ['memory', ...SQL_BACKENDS] as const) {
+  const skip = (backend === 'memory' ? undefined : backendUnavailableReason(backend)) ?? false;
+  void describe(`racing publishers (${backend})`, { skip }, () => {
+    const opened: TestStore[] = [];
+    const dir = mkdtempSync(join(tmpdir(), 'vouch-race-'));
+    const store = async (): Promise<MetaStore> => {
+      if (backend === 'memory') return new MemoryMetaStore();
+      const t = await openTestStore(backend, dir);
+      opened.push(t);
+      return t.store;
+    };
+    after(async () => {
+      for (const t of opened) await t.drop();
+      rmSync(dir, { recursive: true, force: true });
+    });
+    void test('50 writers of one version with a 200 ms signer: exactly one wins, 49 get 400 VERSION', async () => {
+      await racingWriters(testApp({ store: await store(), signer: slowSigner(new MemorySigningBackend(), 200) }), 'example.com/race', 50);
+    });
+    void test('20 publishers x 10 publishes retrying on VERSION lose no target', async () => {
+      await retryingPublishers(testApp({ store: await store() }), 'example.com/retry', 20, 10);
+    });
   });
-  void test('20 publishers x 10 publishes retrying on VERSION lose no target', async () => {
-    await retryingPublishers(testApp(), 'example.com/retry', 20, 10);
-  });
-});
+}

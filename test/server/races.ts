@@ -55,7 +55,7 @@ export async function retryingPublishers(app: TestApp, gun: string, publishers: 
         assert.equal(res.statusCode, 400, res.body);
         assert.equal((JSON.parse(res.body) as { errors: { code: string }[] }).errors[0]?.code, 'VERSION', res.body);
         conflicts++;
-        await new Promise((r) => setTimeout(r, Math.random() * 5 * Math.min(attempt + 1, 8)));
+        await new Promise((r) => setTimeout(r, Math.random() * 10 * 2 ** Math.min(attempt, 6)));
       }
     }
   }));

@@ -1,0 +1,105 @@
+/**
+ * PostgreSQL LISTEN/NOTIFY for cross-replica cache invalidation: every write transaction of the
+ * SQL store ends with `pg_notify('vouch_tuf', <gun>)`, and each server process listens on one
+ * dedicated connection.
+ *
+ * Contract: events go to `emit` — `changed` per notified GUN, `live` once LISTEN is established
+ * (again), `down` as soon as the connection fails or a heartbeat (every `heartbeatMs`) goes
+ * unanswered. Reconnects run in the background with backoff up to 5 s; `start()` never throws
+ * (a database that is down at start-up simply starts in `down`). `stop()` ends everything.
+ */
+import { readFileSync } from 'node:fs';
+import type { ConnectionOptions } from 'node:tls';
+import pg from 'pg';
+import { parsePostgresUrl, type PgConnection } from '../storage/config.ts';
+import type { StoreEvent } from './store.ts';
+
+export const NOTIFY_CHANNEL = 'vouch_tuf';
+
+function ssl(c: PgConnection): false | ConnectionOptions {
+  if (c.sslMode === 'disable' || c.sslMode === 'allow' || c.sslMode === 'prefer') return false;
+  const files: ConnectionOptions = {
+    ...(c.sslRootCert !== undefined ? { ca: readFileSync(c.sslRootCert) } : {}),
+    ...(c.sslCert !== undefined ? { cert: readFileSync(c.sslCert) } : {}),
+    ...(c.sslKey !== undefined ? { key: readFileSync(c.sslKey) } : {}),
+  };
+  if (c.sslMode === 'require') return { ...files, rejectUnauthorized: false };
+  if (c.sslMode === 'verify-ca') return { ...files, rejectUnauthorized: true, checkServerIdentity: () => undefined };
+  return { ...files, rejectUnauthorized: true };
+}
+
+export class PgNotifications {
+  private readonly dbUrl: string;
+  private readonly emit: (e: StoreEvent) => void;
+  private readonly heartbeatMs: number;
+  private client: pg.Client | undefined;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private heartbeat: NodeJS.Timeout | undefined;
+  private backoffMs = 250;
+  private stopped = false;
+  private up = false;
+
+  constructor(dbUrl: string, emit: (e: StoreEvent) => void, opts: { heartbeatMs?: number } = {}) {
+    this.dbUrl = dbUrl;
+    this.emit = emit;
+    this.heartbeatMs = opts.heartbeatMs ?? 5_000;
+  }
+
+  async start(): Promise<void> {
+    await this.connect();
+  }
+
+  private markDown(client: pg.Client): void {
+    if (this.client !== client) return;
+    this.client = undefined;
+    if (this.heartbeat !== undefined) clearInterval(this.heartbeat);
+    client.end().catch(() => undefined);
+    if (this.up) {
+      this.up = false;
+      this.emit({ type: 'down' });
+    }
+    if (this.stopped) return;
+    this.retryTimer = setTimeout(() => void this.connect(), this.backoffMs);
+    this.retryTimer.unref();
+    this.backoffMs = Math.min(this.backoffMs * 2, 5_000);
+  }
+
+  private async connect(): Promise<void> {
+    if (this.stopped) return;
+    const c = parsePostgresUrl(this.dbUrl);
+    const client = new pg.Client({
+      host: c.host, port: c.port, user: c.user, password: c.password, database: c.database, ssl: ssl(c),
+      connectionTimeoutMillis: 5_000, keepAlive: true, query_timeout: 5_000,
+    });
+    this.client = client;
+    client.on('error', () => this.markDown(client));
+    client.on('end', () => this.markDown(client));
+    client.on('notification', (n) => {
+      if (n.channel === NOTIFY_CHANNEL && n.payload !== undefined) this.emit({ type: 'changed', gun: n.payload });
+    });
+    try {
+      await client.connect();
+      await client.query(`LISTEN ${NOTIFY_CHANNEL}`);
+    } catch {
+      this.markDown(client);
+      return;
+    }
+    if (this.client !== client) return;
+    this.backoffMs = 250;
+    this.up = true;
+    this.emit({ type: 'live' });
+    this.heartbeat = setInterval(() => {
+      client.query('select 1').catch(() => this.markDown(client));
+    }, this.heartbeatMs);
+    this.heartbeat.unref();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.retryTimer !== undefined) clearTimeout(this.retryTimer);
+    if (this.heartbeat !== undefined) clearInterval(this.heartbeat);
+    const client = this.client;
+    this.client = undefined;
+    await client?.end().catch(() => undefined);
+  }
+}
