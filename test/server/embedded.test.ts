@@ -1,0 +1,93 @@
+// `vouch server` with no config (README command (1)): a child process creates its data directory,
+// CA and keys, prints how to reach it, serves the real notary client, shuts down cleanly on
+// SIGTERM, and after a restart keeps its CA, its metadata and its timestamp key.
+import { after, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import { runNotary } from '../helpers/notary-cli.ts';
+import { notaryPeersUnavailableReason } from '../helpers/notary-harness.ts';
+
+const ENTRY = join(import.meta.dirname, 'cli-entry.ts');
+const missing = notaryPeersUnavailableReason();
+
+interface Started {
+  readonly child: ChildProcess;
+  readonly url: string;
+  readonly banner: string;
+  output(): string;
+}
+
+function startServer(dataDir: string): Promise<Started> {
+  const child = spawn(process.execPath, ['--import', 'tsx', ENTRY, 'server', '--data-dir', dataDir, '--listen', '127.0.0.1:0'], {
+    env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', HOME: dataDir }, stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout.on('data', (c: Buffer) => { out += c.toString(); });
+  child.stderr.on('data', (c: Buffer) => { out += c.toString(); });
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`server did not start:\n${out}`)), 30_000);
+    const check = (): void => {
+      const m = /export DOCKER_CONTENT_TRUST_SERVER=(https:\/\/127\.0\.0\.1:\d+)\n/.exec(out);
+      if (m === null) return;
+      clearTimeout(timer);
+      resolve({ child, url: m[1]!, banner: out, output: () => out });
+    };
+    child.stdout.on('data', check);
+    child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`server exited ${String(code)}:\n${out}`)); });
+  });
+}
+
+function stopServer(s: Started): Promise<number | null> {
+  return new Promise((resolve) => {
+    s.child.removeAllListeners('exit');
+    s.child.once('exit', (code) => resolve(code));
+    s.child.kill('SIGTERM');
+  });
+}
+
+void describe('vouch server, embedded default', { skip: missing === undefined ? false : `notary client unavailable: ${missing}` }, () => {
+  const dir = mkdtempSync(join(tmpdir(), 'vouch-embedded-'));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  void test('first start, notary publishes through it, restart keeps CA, data and keys', async () => {
+    const dataDir = join(dir, 'data');
+    const trustDir = join(dir, 'trust');
+    const caFile = join(dataDir, 'tls', 'ca.crt');
+    const first = await startServer(dataDir);
+    assert.match(first.banner, new RegExp(`TLS: +certificate issued by a CA generated for this server \\(created now\\):\\n +${caFile.replace(/\//g, '\\/')}\\n`));
+    assert.match(first.banner, /notary -s https:\/\/127\.0\.0\.1:\d+ --tlscacert \S+ca\.crt <command>/);
+    assert.equal(statSync(dataDir).mode & 0o777, 0o700);
+    for (const f of ['server.db', 'signer.db', 'signer-passphrase', 'tls/ca.key', 'tls/server.key']) assert.equal(statSync(join(dataDir, f)).mode & 0o777, 0o600, f);
+    const ca = readFileSync(caFile, 'utf8');
+    const notary = (url: string, args: string[]) => runNotary(args, { trustDir, serverUrl: url, caFile, expectCode: 0 });
+    const gun = 'example.com/embedded';
+    await notary(first.url, ['init', gun, '-p']);
+    await notary(first.url, ['addhash', gun, 'one', '3', '--sha256', 'a'.repeat(64), '-p']);
+    assert.equal(await stopServer(first), 0);
+
+    const second = await startServer(dataDir);
+    try {
+      assert.doesNotMatch(second.banner, /created now/);
+      assert.equal(readFileSync(caFile, 'utf8'), ca, 'the CA survives restarts');
+      await notary(second.url, ['addhash', gun, 'two', '3', '--sha256', 'b'.repeat(64), '-p']);
+      const list = await notary(second.url, ['list', gun]);
+      assert.match(list.stdout, /^one /m);
+      assert.match(list.stdout, /^two /m);
+    } finally {
+      assert.equal(await stopServer(second), 0);
+    }
+  });
+
+  void test('a broken TLS key stops the start (fail closed)', async () => {
+    const dataDir = join(dir, 'broken');
+    const s = await startServer(dataDir);
+    await stopServer(s);
+    const { writeFileSync } = await import('node:fs');
+    writeFileSync(join(dataDir, 'tls', 'server.key'), 'not a key\n');
+    await assert.rejects(startServer(dataDir), /server exited 1:\nvouch server: TLS certificate \S+server.crt and key \S+server.key cannot be used: /);
+  });
+});
