@@ -1,5 +1,5 @@
 /**
- * HTTPS transport to a notary-compatible trust server (undici).
+ * HTTPS transport to a notary-compatible trust server (node:https; undici behind a proxy).
  *
  * Contract:
  * - TLS 1.2 or later; a configured CA bundle replaces the system roots (notary's exclusive root
@@ -14,23 +14,10 @@
  * - A 401 with a Bearer/Basic challenge is answered through the `Authenticator` (anonymous first,
  *   then credentials) and the request is sent once more; HTTP status handling is the caller's.
  */
-import { Agent, EnvHttpProxyAgent, request, type Dispatcher } from 'undici';
 import { ClientError } from './errors.ts';
+import { nodeWire, proxyConfigured, proxyWire, type Timeouts, type TlsOptions, type Wire } from './wire.ts';
 
-export interface TlsOptions {
-  /** PEM text of the CA bundle to trust instead of the system roots. */
-  readonly ca?: string;
-  /** PEM text of a client certificate and its private key (both or neither). */
-  readonly cert?: string;
-  readonly key?: string;
-  readonly insecureSkipVerify?: boolean;
-}
-
-export interface Timeouts {
-  readonly connectMs: number;
-  readonly headersMs: number;
-  readonly bodyMs: number;
-}
+export type { Timeouts, TlsOptions, Wire } from './wire.ts';
 
 /** notary's client: dial 30 s, TLS handshake 10 s; responses must start within 30 s. */
 export const DEFAULT_TIMEOUTS: Timeouts = { connectMs: 30_000, headersMs: 30_000, bodyMs: 60_000 };
@@ -69,8 +56,9 @@ export interface TransportOptions {
   readonly timeouts?: Partial<Timeouts>;
   readonly authenticator?: Authenticator;
   readonly userAgent?: string;
-  /** Injected dispatcher (tests); overrides TLS and proxy settings. */
-  readonly dispatcher?: Dispatcher;
+  /** Injected wire (tests); overrides TLS and proxy settings. */
+  readonly wire?: Wire;
+  readonly env?: Readonly<Record<string, string | undefined>>;
 }
 
 const TLS_UNKNOWN_CA = new Set([
@@ -132,8 +120,7 @@ export function describeTransportError(e: unknown, url: URL): { code: 'NETWORK' 
 
 export class HttpTransport {
   readonly baseUrl: URL;
-  private readonly dispatcher: Dispatcher;
-  private readonly ownsDispatcher: boolean;
+  private readonly wire: Wire;
   private readonly timeouts: Timeouts;
   private readonly authenticator: Authenticator | undefined;
   private readonly userAgent: string;
@@ -144,13 +131,11 @@ export class HttpTransport {
     this.timeouts = { ...DEFAULT_TIMEOUTS, ...opts.timeouts };
     this.authenticator = opts.authenticator;
     this.userAgent = opts.userAgent ?? 'vouch';
-    if (opts.dispatcher !== undefined) {
-      this.dispatcher = opts.dispatcher;
-      this.ownsDispatcher = false;
-    } else {
-      this.dispatcher = makeDispatcher(opts.tls ?? {}, this.timeouts);
-      this.ownsDispatcher = true;
+    const tls = opts.tls ?? {};
+    if ((tls.cert === undefined) !== (tls.key === undefined)) {
+      throw new ClientError('INVALID_INPUT', 'either pass both client key and cert, or neither');
     }
+    this.wire = opts.wire ?? (proxyConfigured(opts.env ?? process.env, this.baseUrl) ? proxyWire(tls, this.timeouts) : nodeWire(tls, this.timeouts));
   }
 
   /** The URL of `path` under the server's base path (servers may live under a sub-path). */
@@ -179,16 +164,7 @@ export class HttpTransport {
     const headers: Record<string, string> = { 'user-agent': this.userAgent, ...req.headers };
     if (authorization !== undefined) headers['authorization'] = authorization;
     try {
-      const res = await request(url, {
-        method: req.method,
-        headers,
-        ...(req.body !== undefined ? { body: req.body } : {}),
-        dispatcher: this.dispatcher,
-        headersTimeout: this.timeouts.headersMs,
-        bodyTimeout: this.timeouts.bodyMs,
-      });
-      const body = await readCapped(res.body, res.headers, req.maxBytes, url);
-      return { status: res.statusCode, headers: res.headers, body };
+      return await this.wire.send({ url, method: req.method, headers, ...(req.body !== undefined ? { body: req.body } : {}), maxBytes: req.maxBytes });
     } catch (e) {
       if (e instanceof ClientError) throw e;
       const { code, reason } = describeTransportError(e, url);
@@ -198,8 +174,8 @@ export class HttpTransport {
     }
   }
 
-  async close(): Promise<void> {
-    if (this.ownsDispatcher) await this.dispatcher.close();
+  close(): Promise<void> {
+    return this.wire.close();
   }
 }
 
@@ -220,45 +196,4 @@ export function parseServerUrl(text: string): URL {
 export function headerValue(headers: HttpResponse['headers'], name: string): string | undefined {
   const v = headers[name];
   return Array.isArray(v) ? v[0] : v;
-}
-
-function makeDispatcher(tls: TlsOptions, timeouts: Timeouts): Dispatcher {
-  if ((tls.cert === undefined) !== (tls.key === undefined)) {
-    throw new ClientError('INVALID_INPUT', 'either pass both client key and cert, or neither');
-  }
-  const connect = {
-    minVersion: 'TLSv1.2' as const,
-    rejectUnauthorized: tls.insecureSkipVerify !== true,
-    timeout: timeouts.connectMs,
-    ...(tls.ca !== undefined ? { ca: tls.ca } : {}),
-    ...(tls.cert !== undefined ? { cert: tls.cert } : {}),
-    ...(tls.key !== undefined ? { key: tls.key } : {}),
-  };
-  const env = process.env;
-  const proxied = [env['HTTPS_PROXY'], env['https_proxy'], env['HTTP_PROXY'], env['http_proxy']].some((v) => v !== undefined && v !== '');
-  if (proxied) return new EnvHttpProxyAgent({ connect, requestTls: connect });
-  return new Agent({ connect, connections: 8 });
-}
-
-async function readCapped(body: AsyncIterable<Buffer> & { destroy(e?: Error): void }, headers: HttpResponse['headers'], maxBytes: number, url: URL): Promise<Buffer> {
-  const declared = Number(headerValue(headers, 'content-length') ?? NaN);
-  if (Number.isFinite(declared) && declared > maxBytes) {
-    body.destroy();
-    throw tooLarge(url, `it announced ${declared} bytes, more than the ${maxBytes} allowed`);
-  }
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of body) {
-    size += chunk.length;
-    if (size > maxBytes) {
-      body.destroy();
-      throw tooLarge(url, `it sent more than the ${maxBytes} bytes allowed`);
-    }
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks, size);
-}
-
-function tooLarge(url: URL, why: string): ClientError {
-  return new ClientError('BAD_RESPONSE', `trust server returned a bad response. (${url.pathname}: ${why})`);
 }

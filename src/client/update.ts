@@ -158,8 +158,10 @@ class Updater {
 
   /** §5.1.3: the cached copy when it matches the parent's hashes, else a download by hash. */
   private async cacheThenRemote(role: RoleName, meta: FileMeta, load: (bytes: Uint8Array, floor: number) => void, verifier: RoleVerifier | undefined): Promise<void> {
-    const cached = await this.o.cache.read(role, meta.length);
-    if (cached !== undefined) {
+    // Read even a copy longer than the parent records: it cannot be the current file, but it still
+    // sets the version floor (rollback protection must not depend on file sizes).
+    const cached = await this.o.cache.read(role, MAX_METADATA_BYTES);
+    if (cached !== undefined && cached.length <= meta.length) {
       try {
         load(cached, 1);
         return;

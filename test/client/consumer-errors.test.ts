@@ -132,10 +132,19 @@ test('rollback: an older timestamp or snapshot than the cached one is refused', 
   const r = await published(gun);
   const oldTimestamp: Metadata<TimestampSigned> = r.timestamp;
   const oldSnapshot = r.state.snapshot!;
-  await publishTo(r, [{ kind: 'addTarget', role: 'targets', name: 'v2', meta: fileMetaOf(Buffer.from('two')) }], new Date());
+  // The newer snapshot also lists a delegation, so it is longer than the old one: the cached copy
+  // must still set the version floor although it cannot be the file the timestamp now names.
+  const qa = ecSigner();
+  r.keys.extra.set('qa', qa);
+  await publishTo(r, [
+    { kind: 'addTarget', role: 'targets', name: 'v2', meta: fileMetaOf(Buffer.from('two')) },
+    { kind: 'updateDelegation', name: 'targets/qa', addKeys: [qa.publicKey], threshold: 1, addPaths: ['qa/'] },
+    { kind: 'addTarget', role: 'targets/qa', name: 'qa/x', meta: fileMetaOf(Buffer.from('x')) },
+  ], new Date());
   serve(fake, r);
   const c = consumer(gun);
-  assert.deepEqual((await c.repo.listTargets()).map((t) => t.name).sort(), ['v1', 'v2']);
+  assert.deepEqual((await c.repo.listTargets()).map((t) => t.name).sort(), ['qa/x', 'v1', 'v2']);
+  assert.ok(r.state.snapshot!.bytes.length > oldSnapshot.bytes.length);
   const cachedVersion = r.timestamp.signed.version;
 
   fake.put(gun, 'timestamp.json', oldTimestamp.bytes);
