@@ -124,7 +124,8 @@ export async function restoreBackup(store: KeyFileStore, archive: Uint8Array, op
       if (actual !== entry.id) throw new KeyStoreError('KEY_ID_MISMATCH', `holds key ${actual}, not ${entry.id}`);
     } catch (e) {
       if (e instanceof VouchError && e.code === 'NO_PASSPHRASE_INPUT') throw e;
-      failures.push(`${where}: ${e instanceof Error ? e.message : String(e)}`);
+      const message = e instanceof Error ? e.message : String(e);
+      failures.push(message.startsWith(`${where}: `) ? message : `${where}: ${message}`);
     }
   }
   if (failures.length > 0) {

@@ -99,7 +99,8 @@ export async function importKeys(store: KeyFileStore, sources: readonly ImportSo
         planned.push(await planBlock(block, where, opts, retriever));
       } catch (e) {
         if (e instanceof VouchError && e.code === 'NO_PASSPHRASE_INPUT') throw e;
-        failures.push(`${where}: ${messageOf(e)}`);
+        const message = messageOf(e);
+        failures.push(message.startsWith(`${where}: `) ? message : `${where}: ${message}`);
       }
     }
   }

@@ -82,6 +82,23 @@ void describe('import', () => {
     assert.equal(third.imported[0]?.role, 'delegation', "notary's default role");
   });
 
+  void test('RSA: a 2048-bit key imports and signs (rsapss); a 1024-bit key is refused', async () => {
+    const rsa = (bits: number): string => {
+      const r = spawnSync('openssl', ['genpkey', '-algorithm', 'RSA', '-pkeyopt', `rsa_keygen_bits:${bits}`], { encoding: 'utf8' });
+      assert.equal(r.status, 0, r.stderr);
+      return r.stdout;
+    };
+    const store = newStore();
+    const { imported } = await importKeys(store, [{ name: 'rsa.pem', text: rsa(2048) }], { role: 'targets/releases' }, PASS);
+    const signer = await store.signer(imported[0]!.keyId);
+    assert.equal(signer.publicKey.keyType, 'rsa');
+    assert.equal((await signer.sign(Buffer.from('x'))).method, 'rsapss');
+    const before = snapshotDir(store.trustDir);
+    await assert.rejects(importKeys(store, [{ name: 'short.pem', text: rsa(1024) }], { role: 'alice' }, PASS),
+      { code: 'IMPORT_FAILED', message: 'failed to import all keys: short.pem: RSA keys must be at least 2048 bits, this one has 1024' });
+    assert.deepEqual(snapshotDir(store.trustDir), before);
+  });
+
   void test('legacy path headers: tuf_keys/<gun>/<id>_<role> gives the GUN and role', async () => {
     const key = generateKey('ecdsa');
     const id = publicKeyFromPrivate(key).id;
