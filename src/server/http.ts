@@ -131,7 +131,9 @@ export class TrustHttp {
       else e = new ServerError('UNKNOWN', undefined, { cause: err });
     }
     const log = this.opts.logger;
-    if (e.status >= 500) log.error({ err: e.cause ?? e, method: req.method, url: req.url, code: e.code }, e.message);
+    // Expected outages are one line; only the unexpected carries a stack.
+    if (e.code === 'UNKNOWN' && !(err instanceof ServerError)) log.error({ err, method: req.method, url: req.url, code: e.code }, 'unexpected error');
+    else if (e.status >= 500) log.error({ method: req.method, url: req.url, code: e.code }, e.message);
     else log.info({ method: req.method, url: req.url, code: e.code }, e.message);
     return reply.code(e.status).headers({ ...e.headers, 'content-type': JSON_TYPE }).send(errorBody(e));
   }

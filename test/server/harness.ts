@@ -10,7 +10,7 @@
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pino } from 'pino';
+import { pino, type Logger } from 'pino';
 
 import { MemorySigningBackend, type SigningBackend } from '../../src/server/signing.ts';
 import { startTrustServer, type RunningTrustServer, type TrustServerOptions } from '../../src/server/server.ts';
@@ -21,6 +21,8 @@ import { generateTestPki, type TestPki } from '../helpers/tls.ts';
 
 export interface VouchHarnessOptions extends Partial<Omit<TrustServerOptions, 'store'>> {
   readonly store?: MetaStore;
+  /** Starts the server another way (e.g. from a notary-server config) with the harness's PKI. */
+  readonly start?: (pki: TestPki, workDir: string, logger: Logger) => Promise<RunningTrustServer>;
   /** Log level of the server's pino logger (default `silent`, VOUCH_TEST_LOG overrides). */
   readonly logLevel?: string;
 }
@@ -28,6 +30,7 @@ export interface VouchHarnessOptions extends Partial<Omit<TrustServerOptions, 's
 export interface VouchHarness extends Pick<NotaryHarness, 'workDir' | 'pki' | 'url' | 'caFile' | 'newDir' | 'logs' | 'stop'> {
   readonly server: RunningTrustServer;
   readonly store: MetaStore;
+  /** The in-memory signer the harness made, if it made one. */
   readonly signer: SigningBackend | undefined;
   /** Runs the real notary client against this server with a fresh or given trust dir. */
   notary(args: readonly string[], extra?: Partial<NotaryCliOptions> & { trustDir?: string }): Promise<NotaryCliResult>;
@@ -45,7 +48,7 @@ export async function startVouchHarness(opts: VouchHarnessOptions = {}): Promise
       if (logLines.length > 500) logLines.shift();
     },
   });
-  const server = await startTrustServer({
+  const server = opts.start !== undefined ? await opts.start(pki, workDir, logger) : await startTrustServer({
     ...opts, store, logger, port: 0, host: '127.0.0.1',
     ...(signer !== undefined ? { signer } : {}),
     tls: opts.tls ?? { cert: readFileSync(pki.server.certFile), key: readFileSync(pki.server.keyFile) },
@@ -54,7 +57,7 @@ export async function startVouchHarness(opts: VouchHarnessOptions = {}): Promise
   const defaultTrust = join(workDir, 'trust');
   mkdirSync(defaultTrust, { mode: 0o700 });
   return {
-    workDir, pki, url: server.url, caFile: pki.caFile, server, store, signer,
+    workDir, pki, url: server.url, caFile: pki.caFile, server, store: server.service.store, signer: opts.start !== undefined ? undefined : signer,
     newDir: (name) => mkdtempSync(join(workDir, `${name.replace(/[^A-Za-z0-9_-]/g, '_')}-${n++}-`)),
     logs: () => logLines.join(''),
     notary: (args, extra = {}) => runNotary(args, { trustDir: defaultTrust, serverUrl: server.url, caFile: pki.caFile, ...extra }),
