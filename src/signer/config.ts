@@ -3,8 +3,8 @@
  *
  * Contract:
  * - Keys read: `server.{grpc_addr,tls_cert_file,tls_key_file,client_ca_file}`,
- *   `storage.{backend,db_url,default_alias}`, `logging.level`; other keys are ignored, as viper
- *   does. Each is overridden by `NOTARY_SIGNER_<KEY with . → _, upper-cased>` when that variable
+ *   `storage.{backend,db_url,default_alias}`, `logging.level`, and Vouch's own
+ *   `vouch.last_used_refresh_ms`; other keys are ignored, as viper does. Each is overridden by `NOTARY_SIGNER_<KEY with . → _, upper-cased>` when that variable
  *   is set and non-empty (e.g. `NOTARY_SIGNER_STORAGE_DB_URL`); the default alias falls back to
  *   `NOTARY_SIGNER_DEFAULT_ALIAS`.
  * - TLS file paths and a relative SQLite path are resolved against the config file's directory.
@@ -39,6 +39,8 @@ export interface SignerConfig {
   /** Alias new keys are encrypted under; undefined only when not configured (start refuses). */
   readonly defaultAlias: string | undefined;
   readonly logLevel: LogLevel;
+  /** Vouch extension `vouch.last_used_refresh_ms` (default 60000; 0 writes on every signature, as notary does). */
+  readonly lastUsedRefreshMs?: number;
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -104,8 +106,14 @@ export function parseSignerConfig(text: string, configFile: string, env: Env): S
   const { storage, memory } = parseStorage(get, configDir);
   const alias = memory ? MEMORY_ALIAS : get('storage.default_alias') || (get('default_alias') ?? undefined);
   const caFile = relativeTo(configDir, get('server.client_ca_file'));
+  const refresh = get('vouch.last_used_refresh_ms');
+  const lastUsedRefreshMs = refresh === undefined ? undefined : Number(refresh);
+  if (lastUsedRefreshMs !== undefined && (!Number.isSafeInteger(lastUsedRefreshMs) || lastUsedRefreshMs < 0)) {
+    throw invalid('vouch.last_used_refresh_ms must be a non-negative integer');
+  }
   return {
     configFile, grpcAddr, storage, memory, defaultAlias: alias === '' ? undefined : alias, logLevel,
+    ...(lastUsedRefreshMs !== undefined ? { lastUsedRefreshMs } : {}),
     tls: {
       certFile: relativeTo(configDir, get('server.tls_cert_file')) ?? '',
       keyFile: relativeTo(configDir, get('server.tls_key_file')) ?? '',

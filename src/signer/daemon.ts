@@ -99,7 +99,8 @@ export async function startSigner(config: SignerConfig, env: Env, log: SignerLog
   const s = await openSignerStore(config, env);
   try {
     await checkPassphrases(s, log);
-    const service = new LocalSigningService({ store: s.store, passphrases: s.passphrases, defaultAlias: s.defaultAlias });
+    const service = new LocalSigningService({ store: s.store, passphrases: s.passphrases, defaultAlias: s.defaultAlias,
+      ...(config.lastUsedRefreshMs !== undefined ? { lastUsedRefreshMs: config.lastUsedRefreshMs } : {}) });
     const report = (all = false): Promise<SignerHealthReport> => signerHealthReport(s.store, s.passphrases, s.defaultAlias, { checkAllKeys: all });
     const server = await startSignerGrpcServer({
       service, tls, address, log, report, probe: () => s.store.database.ping(),

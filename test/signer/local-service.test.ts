@@ -127,6 +127,30 @@ for (const backend of ['sqlite3', 'postgres', 'mysql'] as const satisfies readon
       assert.notEqual((await s.createKey({ algorithm: 'ecdsa', gun, role: 'timestamp' })).keyId, k.keyId);
     });
 
+    void test('last_used: written before the first signature returns, then refreshed per lastUsedRefreshMs', async () => {
+      const lastUsed = async (keyId: string): Promise<string> => {
+        const v = (await row(keyId)).last_used;
+        return v instanceof Date ? sqlTimestamp(v) : String(v);
+      };
+      const gun = `${GUN}/last-used`;
+      clock = new Date('2026-03-01T00:00:00.000Z');
+      const lazy = service();
+      const k = await lazy.createKey({ algorithm: 'ecdsa', gun, role: 'timestamp' });
+      await lazy.sign(k.keyId, MESSAGE);
+      assert.match(await lastUsed(k.keyId), /^2026-03-01 00:00:00/);
+      clock = new Date('2026-03-01T00:00:30.000Z');
+      await lazy.sign(k.keyId, MESSAGE);
+      assert.match(await lastUsed(k.keyId), /^2026-03-01 00:00:00/, 'within 60 s: no write');
+      clock = new Date('2026-03-01T00:01:30.000Z');
+      await lazy.sign(k.keyId, MESSAGE);
+      assert.match(await lastUsed(k.keyId), /^2026-03-01 00:01:30/, 'after 60 s: refreshed');
+      const eager = new LocalSigningService({ store, passphrases: envPassphrases(ENV), defaultAlias: 'alpha', now: () => clock,
+        ownsDatabase: false, lastUsedRefreshMs: 0 });
+      clock = new Date('2026-03-01T00:01:31.000Z');
+      await eager.sign(k.keyId, MESSAGE);
+      assert.match(await lastUsed(k.keyId), /^2026-03-01 00:01:31/, 'refresh 0: every signature writes, as notary');
+    });
+
     void test('ed25519 keys: 32-byte public, eddsa signatures', async () => {
       const s = service();
       const k = await s.createKey({ algorithm: 'ed25519', gun: `${GUN}/ed`, role: 'snapshot' });

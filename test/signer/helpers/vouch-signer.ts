@@ -44,6 +44,8 @@ export interface VouchSignerOptions {
   readonly logLevel?: string;
   readonly env?: Readonly<Record<string, string>>;
   readonly readyTimeoutMs?: number;
+  /** Top-level config sections added to the generated ones (e.g. `vouch`). */
+  readonly extraConfig?: Readonly<Record<string, unknown>>;
 }
 
 export function aliasEnv(passphrases: Readonly<Record<string, string>>): Record<string, string> {
@@ -60,6 +62,7 @@ export function signerConfig(opts: VouchSignerOptions, port: number): Record<str
     logging: { level: opts.logLevel ?? 'info' },
     storage: { backend: 'sqlite3', db_url: join(opts.workDir, 'vouch-signer.db'), ...opts.storage,
       default_alias: opts.defaultAlias ?? DEFAULT_SIGNER_ALIAS },
+    ...opts.extraConfig,
   };
 }
 
