@@ -5,8 +5,9 @@
  * - All or nothing: the changes are read and translated, the server's state is verified (or, for a
  *   GUN the server has never seen, the local repository is loaded), every change is applied and
  *   every file signed before anything is sent; one multipart POST carries the files. Any failure
- *   leaves the changelist as it was. On success only the change files that were applied are
- *   removed (changes staged meanwhile stay), and the published files are cached.
+ *   before the POST succeeds leaves the changelist as it was. Afterwards only the change files that
+ *   were applied are removed (changes staged meanwhile stay), and the published files are cached;
+ *   failures there are warnings, since the server already holds the new state.
  * - Roles are re-signed when changed or near expiry; the snapshot is signed by the client when it
  *   holds a snapshot key of the root being published, and left to the server otherwise.
  * - First publish of a GUN: every local file is uploaded; when the local root names a timestamp
@@ -109,7 +110,16 @@ export async function publish(ctx: RepoContext, opts: PublishOptions): Promise<P
   const upload = await uploadSet(ctx, base, signed, mode);
   if (opts.legacyRootKeys !== undefined) await addLegacySignatures(ctx, upload, opts.legacyRootKeys);
   if (upload.size > 0) await remote.publish(upload);
-  await cachePublished(ctx, upload, signed.removed);
-  await ctx.changelist.removeFiles(staged.map((c) => c.file));
+  // The server has the new state: what follows is bookkeeping, and its failures are warnings.
+  try {
+    await cachePublished(ctx, upload, signed.removed);
+  } catch (e) {
+    ctx.log.warn(`published, but could not update the local cache: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  try {
+    await ctx.changelist.removeFiles(staged.map((c) => c.file));
+  } catch {
+    ctx.log.warn(`Unable to clear changelist. You may want to manually delete the folder ${ctx.changelist.dir}`);
+  }
   return { uploaded: [...upload.keys()], skipped: signed.skipped, initial: base.initial, applied: staged.length };
 }

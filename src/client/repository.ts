@@ -60,6 +60,20 @@ function checkTargetsRole(role: string): void {
   }
 }
 
+/** The change files `add` stages: one per target and role (`targets` when no role is given). */
+export function addTargetsChanges(entries: readonly { name: string; meta: FileMeta }[], roles: readonly string[] = []): NotaryChange[] {
+  const scopes = roles.length === 0 ? ['targets'] : roles;
+  scopes.forEach(checkTargetsRole);
+  for (const e of entries) if (e.meta.hashes.size === 0) throw new ClientError('INVALID_INPUT', `no hashes specified for target "${e.name}"`);
+  return scopes.flatMap((role) => entries.map((e) => addTargetChange(role, e.name, e.meta)));
+}
+
+export function removeTargetChanges(name: string, roles: readonly string[] = []): NotaryChange[] {
+  const scopes = roles.length === 0 ? ['targets'] : roles;
+  scopes.forEach(checkTargetsRole);
+  return scopes.map((role) => removeTargetChange(role, name));
+}
+
 function delegationName(role: string): RoleName {
   try {
     return parseDelegationName(role);
@@ -146,16 +160,11 @@ export class Repository {
 
   /** Stages many targets in one batch (one change file per target and role, notary's format). */
   async addTargets(entries: readonly { name: string; meta: FileMeta }[], roles: readonly string[] = []): Promise<void> {
-    const scopes = roles.length === 0 ? ['targets'] : roles;
-    scopes.forEach(checkTargetsRole);
-    for (const e of entries) if (e.meta.hashes.size === 0) throw new ClientError('INVALID_INPUT', `no hashes specified for target "${e.name}"`);
-    await this.stage(scopes.flatMap((role) => entries.map((e) => addTargetChange(role, e.name, e.meta))));
+    await this.stage(addTargetsChanges(entries, roles));
   }
 
   async removeTarget(name: string, roles: readonly string[] = []): Promise<void> {
-    const scopes = roles.length === 0 ? ['targets'] : roles;
-    scopes.forEach(checkTargetsRole);
-    await this.stage(scopes.map((role) => removeTargetChange(role, name)));
+    await this.stage(removeTargetChanges(name, roles));
   }
 
   /** notary's AddDelegation: keys (threshold 1 unless given) then paths, as two changes. */
@@ -222,6 +231,21 @@ export class Repository {
 
   publish(): Promise<PublishResult> {
     return publish(this.ctx, { initialize: async () => void (await this.initialize()) });
+  }
+
+  /**
+   * Stages `changes` and publishes everything staged, as `add … -p` does, without writing the new
+   * change files when the publish succeeds (they would be deleted right after). If the publish
+   * fails they are staged, so the changelist ends exactly as staging-then-publishing would leave it.
+   */
+  async stageAndPublish(changes: readonly NotaryChange[]): Promise<PublishResult> {
+    const operations = changes.map((c) => toOperation(c));
+    try {
+      return await publish(this.ctx, { operations, initialize: async () => void (await this.initialize()) });
+    } catch (e) {
+      await this.stage(changes);
+      throw e;
+    }
   }
 
   /** Rotates a base role's keys and publishes that change alone. */

@@ -276,6 +276,11 @@ class Updater {
     return { collection: this.tc, invalid: this.invalid, usedCachedTimestamp: this.usedCachedTimestamp };
   }
 
+  /** After bootstrap the collection holds just the trusted root: its hash awaits the snapshot. */
+  prepare(): void {
+    this.tc.deferRootChecksum();
+  }
+
   /** Rebuilds the collection on the trusted root (after a failed attempt left it half loaded). */
   resetToRoot(): void {
     if (this.trustedRoot === undefined) return;
@@ -299,7 +304,7 @@ export function nearExpiryWarnings(tc: TrustedCollection, now: Date): string[] {
 export async function updateCollection(o: UpdateOptions): Promise<UpdatedCollection> {
   const u = new Updater(o);
   await u.bootstrap();
-  u.resetToRoot();
+  u.prepare();
   try {
     await u.update();
   } catch (first) {

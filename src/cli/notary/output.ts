@@ -4,26 +4,44 @@
  * tables, plus the empty-repository messages.
  */
 import type { StagedChange } from '../../client/changelist.ts';
+import { compareUtf8 } from '../../tuf/canonical.ts';
 import type { DelegationInfo, TargetWithRole } from '../../client/reader.ts';
 
 const MIN_WIDTH = 4;
 const PADDING = 4;
 
-const runes = (s: string): number => [...s].length;
+/** Width in runes, as Go's tabwriter counts (UTF-16 length minus the surrogate pairs). */
+function runes(s: string): number {
+  let n = s.length;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 0xd800 && c <= 0xdbff) n--;
+  }
+  return n;
+}
 
 /**
  * Go's tabwriter for rows of equal cell count: every cell but the last is padded to the column's
  * widest cell plus 4 (at least 4); the last cell is written as is.
  */
 export function tabwrite(rows: readonly (readonly string[])[]): string {
-  const cols = Math.max(0, ...rows.map((r) => r.length));
-  const widths: number[] = [];
-  for (let j = 0; j < cols - 1; j++) {
-    widths.push(Math.max(MIN_WIDTH, ...rows.map((r) => runes(r[j] ?? '') + PADDING)));
+  let cols = 0;
+  for (const r of rows) cols = Math.max(cols, r.length);
+  const widths = new Array<number>(Math.max(0, cols - 1)).fill(MIN_WIDTH);
+  for (const r of rows) {
+    for (let j = 0; j < r.length - 1; j++) widths[j] = Math.max(widths[j] ?? MIN_WIDTH, runes(r[j] ?? '') + PADDING);
   }
-  return rows
-    .map((r) => r.map((cell, j) => (j < r.length - 1 ? cell + ' '.repeat((widths[j] ?? MIN_WIDTH) - runes(cell)) : cell)).join('') + '\n')
-    .join('');
+  const lines = new Array<string>(rows.length);
+  for (let i = 0; i < rows.length; i++) {
+    const r = rows[i] as readonly string[];
+    let line = '';
+    for (let j = 0; j < r.length; j++) {
+      const cell = r[j] ?? '';
+      line += j < r.length - 1 ? cell + ' '.repeat((widths[j] ?? MIN_WIDTH) - runes(cell)) : cell;
+    }
+    lines[i] = line;
+  }
+  return lines.join('\n') + (rows.length > 0 ? '\n' : '');
 }
 
 /** A header row, a row of dashes under each header, then the rows. */
@@ -31,10 +49,8 @@ export function table(columns: readonly string[], rows: readonly (readonly strin
   return tabwrite([columns, columns.map((c) => '-'.repeat(c.length)), ...rows]);
 }
 
-/** Go's `sort.Strings` order (byte-wise). */
-export function byteOrder(a: string, b: string): number {
-  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
-}
+/** Go's `sort.Strings` order (byte-wise, i.e. code-point order). */
+export const byteOrder = compareUtf8;
 
 export function formatTargets(targets: readonly TargetWithRole[]): string {
   if (targets.length === 0) return '\nNo targets present in this repository.\n\n';

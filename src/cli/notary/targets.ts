@@ -16,6 +16,8 @@ import { rootCertificateKey } from '../../tuf/certs.ts';
 import { decodePemBlocks } from '../../crypto/pem.ts';
 import { readKeyBlock } from '../../keystore/file-store.ts';
 import { parseKeyFile, keyIdOfPrivate } from '../../keystore/key-file.ts';
+import type { NotaryChange } from '../../client/changelist.ts';
+import { addTargetsChanges, removeTargetChanges } from '../../client/repository.ts';
 import { cliPassphraseRetriever } from '../passphrase.ts';
 import { action, openRepository, out, withGlobalFlags, type RepoHandle } from './context.ts';
 import { formatStatus, formatTargets } from './output.ts';
@@ -44,6 +46,24 @@ export async function maybeAutoPublish(cmd: CommandUnknownOpts, gun: string, pub
   await withRepo(cmd, gun, true, async (h) => {
     out(`Auto-publishing changes to ${gun}\n`);
     await publishAndPrint(h);
+  });
+}
+
+/**
+ * Stages `changes` (offline), or with `-p` publishes them together with what is already staged;
+ * they are written to the changelist only if that publish fails (see `stageAndPublish`).
+ */
+async function stageOrPublish(cmd: CommandUnknownOpts, gun: string, changes: NotaryChange[], publish: boolean | undefined, message: string): Promise<void> {
+  if (publish !== true) {
+    await withRepo(cmd, gun, false, async (h) => void (await h.repo.stage(changes)));
+    out(message);
+    return;
+  }
+  out(message);
+  await withRepo(cmd, gun, true, async (h) => {
+    out(`Auto-publishing changes to ${gun}\n`);
+    await h.repo.stageAndPublish(changes);
+    out(`Successfully published changes for repository ${gun}\n`);
   });
 }
 
@@ -121,15 +141,14 @@ function addCommand(): CommandUnknownOpts {
         if (target !== undefined) throw new Error('--from-file stages the targets listed in the file; give no target or file argument');
         const text = opts.fromFile === '-' ? await readStdin() : await readFile(opts.fromFile, 'utf8');
         const entries = parseBulkTargets(text);
-        await withRepo(cmd, gun, false, (h) => h.repo.addTargets(entries, opts.roles));
-        out(`Addition of ${entries.length} targets to repository "${gun}" staged for next publish.\n`);
+        const message = `Addition of ${entries.length} targets to repository "${gun}" staged for next publish.\n`;
+        await stageOrPublish(cmd, gun, addTargetsChanges(entries, opts.roles), opts.publish, message);
       } else {
         if (target === undefined || file === undefined) throw new Error('must specify a GUN, target, and path to target data');
         const meta = await fileMetaOfFile(file, await readCustom(opts.custom));
-        await withRepo(cmd, gun, false, (h) => h.repo.addTarget(target, meta, opts.roles));
-        out(`Addition of target "${target}" to repository "${gun}" staged for next publish.\n`);
+        const message = `Addition of target "${target}" to repository "${gun}" staged for next publish.\n`;
+        await stageOrPublish(cmd, gun, addTargetsChanges([{ name: target, meta }], opts.roles), opts.publish, message);
       }
-      await maybeAutoPublish(cmd, gun, opts.publish);
     }));
 }
 
@@ -154,9 +173,8 @@ function addhashCommand(): CommandUnknownOpts {
       const hashes = hashesFromHex(opts.sha256, opts.sha512);
       const custom = await readCustom(opts.custom);
       const meta: FileMeta = { length, hashes, unrecognized: {}, ...(custom !== undefined ? { custom } : {}) };
-      await withRepo(cmd, gun, false, (h) => h.repo.addTarget(target, meta, opts.roles));
-      out(`Addition of target "${target}" by ${[...hashes.keys()].join(', ')} hash to repository "${gun}" staged for next publish.\n`);
-      await maybeAutoPublish(cmd, gun, opts.publish);
+      const message = `Addition of target "${target}" by ${[...hashes.keys()].join(', ')} hash to repository "${gun}" staged for next publish.\n`;
+      await stageOrPublish(cmd, gun, addTargetsChanges([{ name: target, meta }], opts.roles), opts.publish, message);
     }));
 }
 
@@ -167,9 +185,7 @@ function removeCommand(): CommandUnknownOpts {
     .option('-r, --roles <roles>', 'Delegation roles to remove this target from', collect, [] as string[])
     .option('-p, --publish', 'Automatically attempt to publish after staging the change. Will also publish existing staged changes.'))
     .action(action(async (gun: string, target: string, opts: { roles: string[]; publish?: boolean }, cmd: CommandUnknownOpts) => {
-      await withRepo(cmd, gun, false, (h) => h.repo.removeTarget(target, opts.roles));
-      out(`Removal of ${target} from ${gun} staged for next publish.\n`);
-      await maybeAutoPublish(cmd, gun, opts.publish);
+      await stageOrPublish(cmd, gun, removeTargetChanges(target, opts.roles), opts.publish, `Removal of ${target} from ${gun} staged for next publish.\n`);
     }));
 }
 
