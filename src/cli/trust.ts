@@ -1,0 +1,190 @@
+/**
+ * `vouch trust …`: docker's `docker trust` commands without a Docker engine (features group K):
+ * `inspect [--pretty]`, `sign`, `revoke`, `signer add|remove`, `key generate|load`, plus
+ * `resolve`, which prints the signed `name@sha256:…` a trusted pull would have used.
+ *
+ * Contract: docker 28's arguments, output (stdout), prompts (`[y/N]` on stdout, answered `y`),
+ * error texts (stderr, exit 1) and environment: `$DOCKER_CONFIG` (else `~/.docker`) for the trust
+ * dir, TLS material and registry logins; `DOCKER_CONTENT_TRUST_SERVER`; passphrases from
+ * `DOCKER_CONTENT_TRUST_ROOT_PASSPHRASE` / `DOCKER_CONTENT_TRUST_REPOSITORY_PASSPHRASE` (then
+ * the NOTARY_* ones) or a terminal prompt. Warnings from the trust client go to stderr in
+ * logrus's format (`-D` adds debug lines). `--json` switches `sign` and `resolve` to one JSON
+ * document on stdout (docker's messages then go to stderr).
+ */
+import { Command, type CommandUnknownOpts } from '@commander-js/extra-typings';
+import { fileKeySource } from '../client/file-keys.ts';
+import type { Logger } from '../client/log.ts';
+import { inspectJson, inspectPretty, lookupTrustInfo, trustRepo, type TrustRepo } from '../client/docker/inspect.ts';
+import { parseImageReference } from '../client/docker/reference.ts';
+import { resolveTrustedReference } from '../client/docker/resolve.ts';
+import { RevokeCancelled, revokeTrust } from '../client/docker/revoke.ts';
+import { dockerConfigDir } from '../client/docker/server.ts';
+import { withTrust, type DockerContext, type DockerIo } from '../client/docker/session.ts';
+import { signImage } from '../client/docker/sign.ts';
+import { addSigner, removeSigner } from '../client/docker/signers.ts';
+import { KeyFileStore } from '../keystore/file-store.ts';
+import { defaultTrustDir } from './config.ts';
+import { cliPassphraseRetriever, closePrompts, sharedLineReader } from './passphrase.ts';
+import { registerTrustKeyCommands } from './trust-key.ts';
+
+function stderrLogger(debug: boolean): Logger {
+  const at = (level: string, show: boolean) => (message: string) => {
+    if (!show) return;
+    process.stderr.write(`time="${new Date().toISOString().replace(/\.\d+Z$/, 'Z')}" level=${level} msg=${JSON.stringify(message)}\n`);
+  };
+  return { debug: at('debug', debug), info: at('info', debug), warn: at('warning', true), error: at('error', true) };
+}
+
+function processIo(stdout: (text: string) => void): DockerIo {
+  return {
+    out: stdout,
+    err: (text) => void process.stderr.write(text),
+    confirm: async (prompt) => {
+      process.stdout.write(`${prompt} [y/N] `);
+      const answer = await sharedLineReader().question('');
+      return (answer ?? '').trim().toLowerCase() === 'y';
+    },
+  };
+}
+
+/** The docker-style context of one command run. */
+export function dockerContext(cmd: CommandUnknownOpts, opts: { quietStdout?: boolean } = {}): DockerContext {
+  const env = process.env;
+  const configDir = dockerConfigDir(env);
+  const trustDir = defaultTrustDir('docker', env);
+  const store = KeyFileStore.open(trustDir, { retriever: cliPassphraseRetriever({ mode: 'docker' }) });
+  const debug = cmd.optsWithGlobals()['debug'] === true;
+  const log = stderrLogger(debug);
+  for (const p of store.migration.problems) log.warn(`${p.path}: ${p.message}`);
+  return {
+    env, configDir, trustDir, log,
+    keys: fileKeySource(store),
+    keyIdsForRole: (role) => Promise.resolve(store.list().keys.filter((k) => k.role === role).map((k) => k.keyId as string).sort()),
+    io: processIo(opts.quietStdout === true ? (t) => void process.stderr.write(t) : (t) => void process.stdout.write(t)),
+    userAgent: 'vouch (docker trust)',
+  };
+}
+
+function action<A extends unknown[]>(fn: (...args: A) => Promise<void>): (...args: A) => Promise<void> {
+  return async (...args: A) => {
+    try {
+      await fn(...args);
+    } catch (e) {
+      if (e instanceof RevokeCancelled) return; // docker: a declined question is no error
+      process.stderr.write(`${e instanceof Error ? e.message : String(e)}\n`);
+      process.exitCode = 1;
+    } finally {
+      closePrompts();
+    }
+  };
+}
+
+function inspectCommand(): CommandUnknownOpts {
+  return new Command('inspect')
+    .description('Return low-level information about keys and signatures')
+    .argument('<IMAGE[:TAG]...>')
+    .option('--pretty', 'Print the information in a human friendly format')
+    .action(action(async (remotes: string[], opts: { pretty?: boolean }, cmd: CommandUnknownOpts) => {
+      const ctx = dockerContext(cmd);
+      const read = async (remote: string) => {
+        const ref = parseImageReference(remote);
+        return withTrust(ctx, ref, (s) => lookupTrustInfo(s, remote));
+      };
+      if (opts.pretty === true) {
+        for (const [i, remote] of remotes.entries()) {
+          process.stdout.write(inspectPretty(remote, await read(remote)));
+          if (i < remotes.length - 1) process.stdout.write('\n\n');
+        }
+        return;
+      }
+      const repos: TrustRepo[] = [];
+      const errors: string[] = [];
+      for (const remote of remotes) {
+        try {
+          repos.push(trustRepo(remote, await read(remote)));
+        } catch (e) {
+          errors.push(e instanceof Error ? e.message : String(e));
+        }
+      }
+      process.stdout.write(inspectJson(repos));
+      if (errors.length > 0) throw new Error(errors.join('\n'));
+    }));
+}
+
+function signCommand(): CommandUnknownOpts {
+  return new Command('sign')
+    .description('Sign an image (its digest and size come from the registry, no Docker engine needed)')
+    .argument('<IMAGE:TAG>')
+    .option('--local', 'Sign the manifest the registry serves for the tag now, even if the tag is already signed')
+    .option('--signer <name>', 'Signer to create when the repository has no trust data yet (default: your registry login name)')
+    .option('--json', 'Print the result as JSON')
+    .action(action(async (image: string, opts: { local?: boolean; signer?: string; json?: boolean }, cmd: CommandUnknownOpts) => {
+      const ctx = dockerContext(cmd, { quietStdout: opts.json === true });
+      const result = await signImage(ctx, parseImageReference(image), {
+        ...(opts.local === true ? { fromRegistry: true } : {}),
+        ...(opts.signer !== undefined ? { signerName: opts.signer } : {}),
+      });
+      if (opts.json === true) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+    }));
+}
+
+function revokeCommand(): CommandUnknownOpts {
+  return new Command('revoke')
+    .description('Remove trust for an image')
+    .argument('<IMAGE[:TAG]>')
+    .option('-y, --yes', 'Do not prompt for confirmation')
+    .action(action(async (image: string, opts: { yes?: boolean }, cmd: CommandUnknownOpts) => {
+      await revokeTrust(dockerContext(cmd), parseImageReference(image), { yes: opts.yes === true });
+    }));
+}
+
+function signerCommand(): CommandUnknownOpts {
+  const signer = new Command('signer').description('Manage entities who can sign Docker images');
+  signer.addCommand(new Command('add')
+    .description('Add a signer')
+    .argument('<NAME>')
+    .argument('<REPOSITORY...>')
+    .option('--key <file>', "Path to the signer's public key file", (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .action(action(async (name: string, repos: string[], opts: { key: string[] }, cmd: CommandUnknownOpts) => {
+      await addSigner(dockerContext(cmd), name, repos.map(parseImageReference), opts.key);
+    })));
+  signer.addCommand(new Command('remove')
+    .description('Remove a signer')
+    .argument('<NAME>')
+    .argument('<REPOSITORY...>')
+    .option('-f, --force', 'Do not prompt for confirmation before removing the most recent signer')
+    .action(action(async (name: string, repos: string[], opts: { force?: boolean }, cmd: CommandUnknownOpts) => {
+      await removeSigner(dockerContext(cmd), name, repos.map(parseImageReference), { force: opts.force === true });
+    })));
+  return signer;
+}
+
+function resolveCommand(): CommandUnknownOpts {
+  return new Command('resolve')
+    .description('Print the signed NAME@sha256:DIGEST a trusted pull of IMAGE:TAG would use')
+    .argument('<IMAGE[:TAG]>')
+    .option('--full', 'Print the fully qualified name (docker.io/library/…)')
+    .option('--json', 'Print name, tag, digest, size and signing role as JSON')
+    .option('--format <format>', 'Output format: text or json', 'text')
+    .action(action(async (image: string, opts: { full?: boolean; json?: boolean; format: string }, cmd: CommandUnknownOpts) => {
+      if (opts.format !== 'text' && opts.format !== 'json') throw new Error(`unknown --format ${JSON.stringify(opts.format)}: use text or json`);
+      const resolved = await resolveTrustedReference(dockerContext(cmd), parseImageReference(image));
+      if (opts.json === true || opts.format === 'json') process.stdout.write(`${JSON.stringify(resolved, null, 2)}\n`);
+      else process.stdout.write(`${opts.full === true ? resolved.canonicalReference : resolved.reference}\n`);
+    }));
+}
+
+/** Adds `trust` with its subcommands to `program`; returns the `trust` command. */
+export function registerTrustCommands(program: CommandUnknownOpts): CommandUnknownOpts {
+  const trust = new Command('trust')
+    .description('Manage trust on Docker images (docker trust, without a Docker engine)')
+    .option('-D, --debug', 'Enable debug output');
+  trust.addCommand(inspectCommand());
+  trust.addCommand(signCommand());
+  trust.addCommand(revokeCommand());
+  trust.addCommand(signerCommand());
+  trust.addCommand(resolveCommand());
+  registerTrustKeyCommands(trust);
+  program.addCommand(trust);
+  return trust;
+}
