@@ -9,22 +9,18 @@
  * key fails with a clear error. `openSignerStore` gives maintenance commands (rekey, health) the
  * same database and passphrases without serving.
  */
-import { openDatabase } from '../storage/database.ts';
-import { migrateToLatest } from '../storage/migrations.ts';
-import { StorageError } from '../storage/errors.ts';
 import { listenAddress, MEMORY_ALIAS, MEMORY_PASSPHRASE } from './config.ts';
 import type { SignerConfig } from './config.ts';
 import { SignerError, passphraseEnvName } from './errors.ts';
 import { startSignerGrpcServer } from './grpc-server.ts';
 import { envPassphrases } from './key-crypto.ts';
 import type { PassphraseLookup } from './key-crypto.ts';
-import { SqlKeyStore } from './key-store.ts';
+import type { SqlKeyStore } from './key-store.ts';
+import { openKeyStore } from './embedded.ts';
 import { LocalSigningService } from './local-service.ts';
 import type { SignerLog } from './log.ts';
 import { signerHealthReport } from './maintenance.ts';
 import type { SignerHealthReport } from './maintenance.ts';
-import { SIGNER_COMPONENT, SIGNER_MIGRATIONS } from './schema.ts';
-import type { SignerTables } from './schema.ts';
 import { loadServerTls } from './tls.ts';
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -57,22 +53,8 @@ function requireDefaultAlias(config: SignerConfig): string {
 export async function openSignerStore(config: SignerConfig, env: Env): Promise<SignerStore> {
   const defaultAlias = requireDefaultAlias(config);
   const passphrases = config.memory ? (alias: string) => (alias === MEMORY_ALIAS ? MEMORY_PASSPHRASE : undefined) : envPassphrases(env);
-  const database = (() => {
-    try {
-      return openDatabase<SignerTables>(config.storage);
-    } catch (e) {
-      if (e instanceof StorageError) throw new SignerError('STORAGE_UNAVAILABLE', e.message, { cause: e });
-      throw e;
-    }
-  })();
-  try {
-    await database.ping();
-    await migrateToLatest(database, SIGNER_COMPONENT, SIGNER_MIGRATIONS);
-  } catch (e) {
-    await database.close();
-    throw new SignerError('STORAGE_UNAVAILABLE', e instanceof Error ? e.message : String(e), { cause: e });
-  }
-  return { store: new SqlKeyStore(database), passphrases, defaultAlias, close: () => database.close() };
+  const store = await openKeyStore(config.storage);
+  return { store, passphrases, defaultAlias, close: () => store.database.close() };
 }
 
 /** Refuses a missing or wrong default passphrase; warns about every other alias that cannot decrypt. */
