@@ -10,6 +10,7 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
+import { importEd25519Raw } from '../../src/crypto/signatures.ts';
 import { canonicalBytes } from '../../src/tuf/canonical.ts';
 import { openDatabase } from '../../src/storage/database.ts';
 import type { SignerTables } from '../../src/signer/schema.ts';
@@ -126,5 +127,31 @@ void describe('notary-server → vouch signer (mutual TLS) with the real notary 
     const log = signer.logs();
     assert.doesNotMatch(log, /PRIVATE KEY|eyJhbGciOi|vouch-signer-passphrase/);
     assert.match(log, /"msg":"CreateKey"/);
+  });
+  void test('key_algorithm ed25519: notary-server gets ed25519 timestamp keys from vouch signer', async () => {
+    const ed = await startNotaryServer({ pki: harness.pki, workDir, trustService: { type: 'remote', signer, keyAlgorithm: 'ed25519' } });
+    try {
+      const gun = 'example.com/vouch/ed25519';
+      const trustDir = join(harness.newDir('ed-client'), 'trust');
+      mkdirSync(trustDir);
+      const opts = { trustDir, serverUrl: ed.url, caFile: harness.caFile, expectCode: 0 };
+      await runNotary(['init', gun, '-p'], opts);
+      await runNotary(['key', 'rotate', gun, 'timestamp', '-r'], opts);
+      await runNotary(['list', gun], opts);
+      const files = await fetchCollection(ed.url, gun, harness.caFile);
+      const root = parse(files.get('root.json'));
+      const ts = parse(files.get('timestamp.json'));
+      const [keyId] = root.signed.roles?.['timestamp']?.keyids ?? [];
+      assert.ok(keyId);
+      const key = root.signed.keys?.[keyId];
+      assert.equal(key?.keytype, 'ed25519');
+      assert.equal(ts.signatures.length, 1);
+      assert.equal(ts.signatures[0]!.keyid, keyId);
+      assert.equal(ts.signatures[0]!.method, 'eddsa');
+      const pub = importEd25519Raw(Buffer.from(key.keyval.public, 'base64'));
+      assert.ok(verify(null, canonicalBytes(ts.signed), pub, Buffer.from(ts.signatures[0]!.sig, 'base64')));
+    } finally {
+      await ed.stop();
+    }
   });
 });
