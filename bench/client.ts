@@ -1,0 +1,133 @@
+/**
+ * The Vouch client next to the notary 0.7 client on the same real notary-server + notary-signer
+ * (test/helpers harness), as subprocesses, wall-clock time per command:
+ *
+ * 1. stage + publish 10,000 targets: `vouch add GUN --from-file FILE -p` (one command) against
+ *    10,000 `notary addhash` calls plus `notary publish` (or a sample of N calls, extrapolated);
+ * 2. list 10,000 targets cold (an empty trust dir each run), both clients on one collection;
+ * 3. a single `add -p` on a small collection.
+ *
+ * Vouch runs as packaged (one esbuild bundle of the CLI, dependencies external) and, for
+ * reference, from source through tsx. Usage:
+ *   node --import tsx bench/client.ts [--targets 10000] [--notary-adds 10000] [--runs 5]
+ */
+import { spawnSync, execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startNotaryHarness } from '../test/helpers/notary-harness.ts';
+import { DEFAULT_PASSPHRASES, NOTARY_CLI_BIN } from '../test/helpers/notary-cli.ts';
+
+const args = process.argv.slice(2);
+const opt = (name: string, dflt: number): number => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? Number(args[i + 1]) : dflt;
+};
+const TARGETS = opt('targets', 10_000);
+const NOTARY_ADDS = opt('notary-adds', TARGETS);
+const RUNS = opt('runs', 5);
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const work = mkdtempSync(join(tmpdir(), 'vouch-bench-'));
+const env = {
+  PATH: '/usr/bin:/bin', HOME: work, TZ: 'UTC',
+  NOTARY_ROOT_PASSPHRASE: DEFAULT_PASSPHRASES.root, NOTARY_TARGETS_PASSPHRASE: DEFAULT_PASSPHRASES.targets,
+  NOTARY_SNAPSHOT_PASSPHRASE: DEFAULT_PASSPHRASES.snapshot, NOTARY_DELEGATION_PASSPHRASE: DEFAULT_PASSPHRASES.delegation,
+};
+
+function buildBundle(): string {
+  const out = join(work, 'vouch-bundle.mjs');
+  execFileSync(join(root, 'node_modules/.bin/esbuild'), [join(root, 'test/client/cli-main.ts'), '--bundle', '--platform=node', '--format=esm',
+    `--outfile=${out}`, '--packages=external', '--log-level=warning'], { cwd: root });
+  // Inside the checkout, so the external packages resolve from its node_modules; removed at the end.
+  const linked = join(root, 'bench', '.client-bundle.tmp.mjs');
+  execFileSync('cp', [out, linked]);
+  return linked;
+}
+
+interface Client { name: string; argv: (a: string[]) => [string, string[]] }
+
+function run(c: Client, a: string[], input?: string): number {
+  const [bin, argv] = c.argv(a);
+  const t = performance.now();
+  const r = spawnSync(bin, argv, { env, input: input ?? '', encoding: 'utf8', maxBuffer: 64 << 20 });
+  const ms = performance.now() - t;
+  if (r.status !== 0) throw new Error(`${c.name} ${a.join(' ')} failed (${r.status}): ${r.stdout}\n${r.stderr}`);
+  return ms;
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
+const fmt = (ms: number) => (ms >= 10_000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.round(ms)} ms`);
+
+const dir = (name: string): string => {
+  const d = join(work, name);
+  mkdirSync(d, { recursive: true });
+  return d;
+};
+
+async function main(): Promise<void> {
+  const lines: string[] = [];
+  for (let i = 0; i < TARGETS; i++) {
+    const data = `bench target ${i}\n`;
+    lines.push(`t-${String(i).padStart(5, '0')} ${Buffer.byteLength(data)} ${createHash('sha256').update(data).digest('hex')}`);
+  }
+  const listFile = join(work, 'targets.txt');
+  writeFileSync(listFile, lines.join('\n') + '\n');
+  // notary stages offline; doing it before the server starts keeps the run inside the harness's
+  // lifetime cap. `notary init` later leaves these changes staged, and the publish applies them.
+  const offline: Client = { name: 'notary', argv: (a) => [NOTARY_CLI_BIN, a] };
+  const nd = dir('notary-bulk');
+  let notaryAdds = 0;
+  for (let i = 0; i < NOTARY_ADDS; i++) {
+    const [name, size, sha] = (lines[i] as string).split(' ') as [string, string, string];
+    notaryAdds += run(offline, ['-d', nd, 'addhash', 'bench/notary-bulk', name, size, '--sha256', sha]);
+  }
+  const harness = await startNotaryHarness();
+  try {
+    const server = ['-s', harness.url, '--tlscacert', harness.caFile];
+    const bundle = buildBundle();
+    const notary: Client = { name: 'notary', argv: (a) => [NOTARY_CLI_BIN, [...server, ...a]] };
+    const vouch: Client = { name: 'vouch', argv: (a) => [process.execPath, [bundle, ...server, ...a]] };
+    const vouchTsx: Client = { name: 'vouch (tsx)', argv: (a) => [process.execPath, [join(root, 'test/client/cli-bin.mjs'), ...server, ...a]] };
+
+    // 1. stage + publish
+    const vd = dir('vouch-bulk');
+    run(vouch, ['-d', vd, 'init', 'bench/vouch-bulk', '-p']);
+    const vouchBulk = run(vouch, ['-d', vd, 'add', 'bench/vouch-bulk', '--from-file', listFile, '-p']);
+    run(notary, ['-d', nd, 'init', 'bench/notary-bulk']);
+    const notaryPublish = run(notary, ['-d', nd, 'publish', 'bench/notary-bulk']);
+    const notaryAddsFull = (notaryAdds / NOTARY_ADDS) * TARGETS;
+
+    // 2. list cold, both clients on the 10,000-target collection Vouch published.
+    const listMs = (c: Client): number => median(Array.from({ length: RUNS }, (_, i) => run(c, ['-d', dir(`list-${c.name}-${i}`), 'list', 'bench/vouch-bulk'])));
+    const [nList, vList, tList] = [listMs(notary), listMs(vouch), listMs(vouchTsx)];
+
+    // 3. a single add -p on small collections, each client on its own (keys made by that client).
+    const small = (c: Client, gun: string): number => {
+      const d = dir(`small-${c.name}`);
+      run(c, ['-d', d, 'init', gun, '-p']);
+      const f = join(work, 'payload');
+      writeFileSync(f, 'payload\n');
+      return median(Array.from({ length: RUNS }, (_, i) => run(c, ['-d', d, 'add', gun, `p${i}`, f, '-p'])));
+    };
+    const [nAdd, vAdd] = [small(notary, 'bench/notary-small'), small(vouch, 'bench/vouch-small')];
+
+    const out = [
+      `machine: ${cpus().length} × ${cpus()[0]?.model ?? '?'}, load average ${loadavg().map((l) => l.toFixed(1)).join(' ')}, Node ${process.version}`,
+      `| measurement | notary 0.7 | Vouch (bundle) | ratio | Vouch from source (tsx) |`,
+      `|---|---|---|---|---|`,
+      `| stage + publish ${TARGETS} targets | ${fmt(notaryAddsFull + notaryPublish)} (${NOTARY_ADDS} addhash: ${fmt(notaryAdds)}${NOTARY_ADDS < TARGETS ? `, ×${TARGETS / NOTARY_ADDS} extrapolated` : ''}; publish ${fmt(notaryPublish)}) | ${fmt(vouchBulk)} (one command) | ${(vouchBulk / (notaryAddsFull + notaryPublish)).toFixed(3)}× | — |`,
+      `| list ${TARGETS} targets, cold (median of ${RUNS}) | ${fmt(nList)} | ${fmt(vList)} | ${(vList / nList).toFixed(2)}× | ${fmt(tList)} |`,
+      `| single \`add -p\` (median of ${RUNS}) | ${fmt(nAdd)} | ${fmt(vAdd)} | ${(vAdd / nAdd).toFixed(2)}× | — |`,
+    ];
+    process.stdout.write(out.join('\n') + '\n');
+  } finally {
+    await harness.stop();
+    rmSync(join(root, 'bench', '.client-bundle.tmp.mjs'), { force: true });
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+await main();
