@@ -19,9 +19,9 @@ export type SignerErrorCode =
 
 export class SignerError extends VouchError<SignerErrorCode> {}
 
-/** The environment variable notary-signer reads an alias's passphrase from. */
+/** The environment variable notary-signer reads an alias's passphrase from (viper: `.` → `_`, upper case). */
 export function passphraseEnvName(alias: string): string {
-  return `NOTARY_SIGNER_${alias.toUpperCase()}`;
+  return `NOTARY_SIGNER_${alias.replace(/\./g, '_').toUpperCase()}`;
 }
 
 export function passphraseUnavailable(alias: string, keyId?: string): SignerError {

@@ -15,7 +15,7 @@ import { notaryPublicBytes, privateKeyFromNotaryBytes, privateKeyToNotaryBytes }
 import type { NotaryKeyType } from '../crypto/private-keys.ts';
 import { computeKeyId } from '../tuf/keys.ts';
 import type { KeyId } from '../tuf/types.ts';
-import { SignerError, passphraseUnavailable } from './errors.ts';
+import { SignerError, passphraseEnvName, passphraseUnavailable } from './errors.ts';
 import type { StoredKey } from './key-store.ts';
 
 /** Looks up the passphrase of an alias; undefined when it is not configured. */
@@ -25,7 +25,7 @@ export type PassphraseLookup = (alias: string) => string | undefined;
 export function envPassphrases(env: Readonly<Record<string, string | undefined>>): PassphraseLookup {
   const snapshot = { ...env };
   return (alias) => {
-    const v = snapshot[`NOTARY_SIGNER_${alias.toUpperCase()}`];
+    const v = snapshot[passphraseEnvName(alias)];
     return v === undefined || v === '' ? undefined : v;
   };
 }

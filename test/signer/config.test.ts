@@ -4,7 +4,8 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 
 import { listenAddress, parseSignerConfig } from '../../src/signer/config.ts';
-import { SignerError } from '../../src/signer/errors.ts';
+import { SignerError, passphraseEnvName } from '../../src/signer/errors.ts';
+import { envPassphrases } from '../../src/signer/key-crypto.ts';
 import { parseMysqlUrl, parsePostgresUrl, redactDbUrl, sqlitePath, storageConfig } from '../../src/storage/config.ts';
 import { StorageError } from '../../src/storage/errors.ts';
 
@@ -74,6 +75,18 @@ void describe('parseSignerConfig', () => {
     assert.throws(() => parse({ ...FULL, server: { ...FULL.server, grpc_addr: { port: 1 } } }), configError('config key server.grpc_addr must be a string'));
     assert.throws(() => parseSignerConfig('{"server":', '/x/signer.json', {}), configError(/^Could not read config at :\/x\/signer\.json, error: /));
     assert.throws(() => parseSignerConfig('[]', '/x/signer.json', {}), configError(/not a JSON object/));
+  });
+});
+
+void describe('alias passphrase variables', () => {
+  void test('NOTARY_SIGNER_<ALIAS> upper-cased with dots as underscores; empty counts as unset', () => {
+    assert.equal(passphraseEnvName('timestamp_1'), 'NOTARY_SIGNER_TIMESTAMP_1');
+    assert.equal(passphraseEnvName('prod.v2'), 'NOTARY_SIGNER_PROD_V2');
+    const lookup = envPassphrases({ NOTARY_SIGNER_PROD_V2: 'p', NOTARY_SIGNER_EMPTY: '' });
+    assert.equal(lookup('prod.v2'), 'p');
+    assert.equal(lookup('Prod.V2'), 'p');
+    assert.equal(lookup('empty'), undefined);
+    assert.equal(lookup('missing'), undefined);
   });
 });
 
