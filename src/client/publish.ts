@@ -56,13 +56,13 @@ async function timestampFix(ctx: RepoContext, base: WriteBase): Promise<Change[]
   return [{ kind: 'rotateBaseRole', role: 'timestamp', keys: [serverKey] }];
 }
 
-async function sign(ctx: RepoContext, state: RepoState, changes: Change[]): Promise<{ signed: SignedChanges; mode: 'client' | 'server' }> {
+async function sign(ctx: RepoContext, state: RepoState, changes: Change[], allowPartial: boolean): Promise<{ signed: SignedChanges; mode: 'client' | 'server' }> {
   const held = await ctx.keys.heldKeyIds();
   const signers = publishSigners(ctx.keys, held, state, changes);
   const mode = snapshotMode(state, changes, held);
   const folded = foldTargetEdits(state, changes);
   const signed = await signChanges({
-    now: ctx.now(), snapshot: mode, signers: () => signers,
+    now: ctx.now(), snapshot: mode, signers: () => signers, allowPartial,
     current: folded?.current ?? state, changes: folded?.changes ?? changes,
   });
   return { signed, mode };
@@ -92,27 +92,46 @@ async function uploadSet(ctx: RepoContext, base: WriteBase, signed: SignedChange
   return new Map([...files].map(([r, m]) => [r, m.bytes]));
 }
 
-async function cachePublished(ctx: RepoContext, upload: ReadonlyMap<string, Uint8Array>, removed: readonly RoleName[]): Promise<void> {
+async function cachePublished(ctx: RepoContext, upload: ReadonlyMap<string, Uint8Array>, removed: readonly string[]): Promise<void> {
   for (const [role, bytes] of upload) await ctx.cache.write(role, bytes);
   for (const role of removed) await ctx.cache.remove(role);
 }
 
-export async function publish(ctx: RepoContext, opts: PublishOptions): Promise<PublishResult> {
+/** A publish signed but not yet sent. */
+export interface PreparedPublish {
+  readonly staged: readonly StagedChange[];
+  readonly base: WriteBase;
+  readonly signed: SignedChanges;
+  readonly mode: 'client' | 'server';
+}
+
+/** Everything up to the upload: changes read, state loaded, changes applied, files signed. */
+export async function preparePublish(ctx: RepoContext, opts: PublishOptions & { readonly allowPartial?: boolean }): Promise<PreparedPublish> {
   const staged: StagedChange[] = opts.useChangelist === false ? [] : await ctx.changelist.list();
   const ops: Operation[] = [...staged.map((c) => toOperation(c)), ...(opts.operations ?? [])];
-  const remote = requireRemote(ctx);
+  requireRemote(ctx);
   const base = await loadForWrite(ctx, opts.initialize);
   const held = await ctx.keys.heldKeyIds();
   const changes = [...(await timestampFix(ctx, base)), ...toChanges(ops, base.state, held, ctx.log)];
   const state = withWitnessed(base.state, changes, base.invalid);
-  const { signed, mode } = await sign(ctx, state, changes);
+  const { signed, mode } = await sign(ctx, state, changes, opts.allowPartial === true);
   for (const role of signed.skipped) ctx.log.warn(`${role} is nearing expiry but no key to re-sign it is available`);
-  const upload = await uploadSet(ctx, base, signed, mode);
-  if (opts.legacyRootKeys !== undefined) await addLegacySignatures(ctx, upload, opts.legacyRootKeys);
-  if (upload.size > 0) await remote.publish(upload);
-  // The server has the new state: what follows is bookkeeping, and its failures are warnings.
+  return { staged, base, signed, mode };
+}
+
+/** Uploads a prepared publish, then caches the files and clears the applied changes. */
+export async function finishPublish(ctx: RepoContext, p: PreparedPublish, legacyRootKeys?: readonly PublicKey[]): Promise<PublishResult> {
+  const upload = await uploadSet(ctx, p.base, p.signed, p.mode);
+  if (legacyRootKeys !== undefined) await addLegacySignatures(ctx, upload, legacyRootKeys);
+  if (upload.size > 0) await requireRemote(ctx).publish(upload);
+  await afterUpload(ctx, upload, p.signed.removed, p.staged);
+  return { uploaded: [...upload.keys()], skipped: p.signed.skipped, initial: p.base.initial, applied: p.staged.length };
+}
+
+/** The server has the new state: what follows is bookkeeping, and its failures are warnings. */
+export async function afterUpload(ctx: RepoContext, upload: ReadonlyMap<string, Uint8Array>, removed: readonly string[], staged: readonly StagedChange[]): Promise<void> {
   try {
-    await cachePublished(ctx, upload, signed.removed);
+    await cachePublished(ctx, upload, removed);
   } catch (e) {
     ctx.log.warn(`published, but could not update the local cache: ${e instanceof Error ? e.message : String(e)}`);
   }
@@ -121,5 +140,8 @@ export async function publish(ctx: RepoContext, opts: PublishOptions): Promise<P
   } catch {
     ctx.log.warn(`Unable to clear changelist. You may want to manually delete the folder ${ctx.changelist.dir}`);
   }
-  return { uploaded: [...upload.keys()], skipped: signed.skipped, initial: base.initial, applied: staged.length };
+}
+
+export async function publish(ctx: RepoContext, opts: PublishOptions): Promise<PublishResult> {
+  return finishPublish(ctx, await preparePublish(ctx, opts), opts.legacyRootKeys);
 }

@@ -20,6 +20,7 @@ import {
   addTargetChange, baseThresholdChange, delegationChange, removeDelegationChange, removeTargetChange, toOperation, witnessChange, type DelegationEdit,
 } from './changes.ts';
 import { update, type RepoContext } from './context.ts';
+import { cosignBundle, partialPublish, type CosignBundle, type CosignOutcome } from './cosign.ts';
 import { ClientError, ioReason } from './errors.ts';
 import { initializeRepository, type InitializeOptions, type InitializeResult } from './init.ts';
 import type { KeySource } from './keys.ts';
@@ -246,6 +247,19 @@ export class Repository {
       await this.stage(changes);
       throw e;
     }
+  }
+
+  /**
+   * m-of-n: publishes when the caller's keys meet every threshold, else returns a bundle of the
+   * signed files for the other signers (see cosign.ts); the changelist stays until it lands.
+   */
+  publishOrBundle(): Promise<CosignOutcome> {
+    return partialPublish(this.ctx, { initialize: async () => void (await this.initialize()) });
+  }
+
+  /** Adds the caller's signatures to a bundle; publishes when that completes every threshold. */
+  cosign(bundle: CosignBundle): Promise<CosignOutcome> {
+    return cosignBundle(this.ctx, bundle, async () => void (await this.initialize()));
   }
 
   /** Rotates a base role's keys and publishes that change alone. */

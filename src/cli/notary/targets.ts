@@ -22,6 +22,7 @@ import { cliPassphraseRetriever } from '../passphrase.ts';
 import { action, openRepository, out, withGlobalFlags, type RepoHandle } from './context.ts';
 import { formatStatus, formatTargets } from './output.ts';
 import { parseBulkTargets, parseGoInt, hashesFromHex } from './parse.ts';
+import { publishPartial } from './cosign.ts';
 
 export const collect = (v: string, prev: string[]): string[] => [...prev, ...v.split(',').map((s) => s.trim())];
 
@@ -190,10 +191,12 @@ function removeCommand(): CommandUnknownOpts {
 }
 
 function publishCommand(): CommandUnknownOpts {
-  return withGlobalFlags(new Command('publish').description('Publishes the local trusted collection.').argument('<gun>'))
-    .action(action(async (gun: string, _opts: unknown, cmd: CommandUnknownOpts) => {
+  return withGlobalFlags(new Command('publish').description('Publishes the local trusted collection.').argument('<gun>')
+    .option('--partial <file>', 'When your keys cannot meet a role\'s threshold, write the signed files to FILE for the other signers (vouch cosign); Vouch extension'))
+    .action(action(async (gun: string, opts: { partial?: string }, cmd: CommandUnknownOpts) => {
       out(`Pushing changes to ${gun}\n`);
-      await withRepo(cmd, gun, true, publishAndPrint);
+      if (opts.partial !== undefined) await publishPartial(cmd, gun, opts.partial);
+      else await withRepo(cmd, gun, true, publishAndPrint);
     }));
 }
 
