@@ -3,6 +3,9 @@
  */
 import { Command } from '@commander-js/extra-typings';
 import { readFileSync } from 'node:fs';
+import { registerKeyCommands } from './key.ts';
+import { registerServerCommands } from './server.ts';
+import { registerSignerCommands } from './signer.ts';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -17,13 +20,8 @@ program
     process.stdout.write(`vouch\n Version:    ${pkg.version}\n`);
   });
 
-program
-  .command('server')
-  .description('run the trust server (notary-server API); with no --config: the embedded default on 127.0.0.1:4443')
-  .option('-c, --config <file>', 'notary-server JSON configuration file')
-  .action(() => {
-    process.stderr.write('vouch server: the trust server is not built yet (tracked in issue #5); nothing was started\n');
-    process.exitCode = 2;
-  });
+registerKeyCommands(program);
+registerServerCommands(program);
+registerSignerCommands(program);
 
 await program.parseAsync(process.argv);
