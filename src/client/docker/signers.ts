@@ -134,9 +134,10 @@ async function signerState(repo: Repository, role: string, name: string, remote:
   const signatures = releases === undefined ? [] : (tc.targets.get(RELEASES_ROLE as RoleName)?.signatures ?? []);
   // docker refuses here (`all signed tags are currently revoked, …`); with nothing released there
   // is nothing to lose, so the signer is simply removed.
-  const mine = new Set(keyIds);
-  const remaining = signatures.filter((s) => !mine.has(canon(s.keyid))).length;
   const sharedKeyIds = new Set(delegations.roles.filter((r) => r.name !== role && r.name !== RELEASES_ROLE).flatMap((r) => r.keyIds.map(canon)));
+  // Only keys that actually leave targets/releases take their signatures with them.
+  const leaving = new Set(keyIds.filter((id) => !sharedKeyIds.has(id)));
+  const remaining = signatures.filter((s) => !leaving.has(canon(s.keyid))).length;
   return { keyIds, isLastSigner: signatures.length > 0 && remaining < (releases?.threshold ?? 1), sharedKeyIds };
 }
 
