@@ -83,7 +83,7 @@ function world(name: string, opts: { answer?: boolean; now?: () => Date } = {}):
 /** Shares `a`'s key store with a second context (same config dir), e.g. with another clock. */
 function sameKeys(a: World, opts: { answer?: boolean; now?: () => Date }): World {
   const w = world('view', opts);
-  return { ...w, ctx: { ...w.ctx, configDir: a.ctx.configDir, trustDir: a.ctx.trustDir, keys: a.ctx.keys, keyIdsForRole: a.ctx.keyIdsForRole }, store: a.store };
+  return { ...w, ctx: { ...w.ctx, configDir: a.ctx.configDir, trustDir: a.ctx.trustDir, keys: a.ctx.keys, keyIdsForRole: (role: string) => a.ctx.keyIdsForRole(role) }, store: a.store };
 }
 
 const ref = (text: string): ImageReference => parseImageReference(text);
