@@ -4,7 +4,10 @@
  *
  * Contract: each check runs once at `start()` and then every `intervalMs`, with a timeout of
  * `timeoutMs`; `failures()` returns check name → error message for every check whose latest run
- * failed (empty when healthy). Unlike notary, a broken signer link is reported (peer-quirks.md).
+ * failed (empty when healthy). `current()` re-runs the checks first when the last run is older
+ * than `freshMs` (default 2 s) or a check is failing, so the endpoint reflects an outage within seconds rather than
+ * notary's 10 s interval; `suspect()` (called when a request meets an outage) makes the next
+ * `current()` re-run them at once. Unlike notary, a broken signer link is reported (peer-quirks.md).
  * A failure is logged once when it starts and once when it clears, not on every run.
  */
 import type { Logger } from 'pino';
@@ -18,6 +21,7 @@ export interface HealthOptions {
   readonly intervalMs?: number;
   readonly timeoutMs?: number;
   readonly logger?: Logger;
+  readonly freshMs?: number;
 }
 
 function withTimeout(p: Promise<void>, ms: number, name: string): Promise<void> {
@@ -36,12 +40,27 @@ export class HealthMonitor {
   private readonly state = new Map<string, string>();
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
+  private lastRunMs = 0;
+  private readonly freshMs: number;
 
   constructor(checks: readonly HealthCheck[], opts: HealthOptions = {}) {
     this.checks = checks;
     this.intervalMs = opts.intervalMs ?? 10_000;
     this.timeoutMs = opts.timeoutMs ?? 5_000;
     this.logger = opts.logger;
+    this.freshMs = opts.freshMs ?? 2_000;
+  }
+
+  /** A request just met an outage: the next `current()` re-runs the checks. */
+  suspect(): void {
+    this.lastRunMs = 0;
+  }
+
+  /** Failures after a re-run of stale checks. */
+  async current(): Promise<ReadonlyMap<string, string>> {
+    // While unhealthy, look again on every request: recovery should show as quickly as the outage.
+    if (this.state.size > 0 || Date.now() - this.lastRunMs > this.freshMs) await this.runAll();
+    return this.state;
   }
 
   failures(): ReadonlyMap<string, string> {
@@ -51,6 +70,7 @@ export class HealthMonitor {
   /** Runs every check now (coalesced with a run already in progress). */
   runAll(): Promise<void> {
     this.running ??= Promise.all(this.checks.map((c) => this.runOne(c))).then(() => undefined).finally(() => {
+      this.lastRunMs = Date.now();
       this.running = undefined;
     });
     return this.running;

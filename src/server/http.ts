@@ -106,7 +106,7 @@ export class TrustHttp {
     });
     this.app.setErrorHandler((err, req, reply) => this.fail(req, reply, err));
     this.app.setNotFoundHandler((req, reply) => this.fail(req, reply, new ServerError('METADATA_NOT_FOUND')));
-    this.app.get('/_notary_server/health', (_req, reply) => this.healthReply(reply));
+    this.app.get('/_notary_server/health', async (_req, reply) => this.healthReply(reply, await opts.health.current()));
     this.app.get('/metrics', async (_req, reply) => reply.header('content-type', opts.metrics.contentType).send(await opts.metrics.text()));
     this.app.route({
       method: ['GET', 'POST', 'PUT', 'HEAD', 'DELETE', 'PATCH', 'OPTIONS'],
@@ -115,8 +115,7 @@ export class TrustHttp {
     });
   }
 
-  private healthReply(reply: FastifyReply): FastifyReply {
-    const failures = this.opts.health.failures();
+  private healthReply(reply: FastifyReply, failures: ReadonlyMap<string, string>): FastifyReply {
     const body = goJson(Object.fromEntries(failures));
     return reply.code(failures.size === 0 ? 200 : 503).header('content-type', JSON_TYPE).send(body);
   }
@@ -130,6 +129,7 @@ export class TrustHttp {
       else if (typeof status === 'number' && status >= 400 && status < 500) e = new ServerError('MALFORMED_UPLOAD', undefined, { cause: err });
       else e = new ServerError('UNKNOWN', undefined, { cause: err });
     }
+    if (e.code === 'UNAVAILABLE') this.opts.health.suspect();
     const log = this.opts.logger;
     // Expected outages are one line; only the unexpected carries a stack.
     if (e.code === 'UNKNOWN' && !(err instanceof ServerError)) log.error({ err, method: req.method, url: req.url, code: e.code }, 'unexpected error');

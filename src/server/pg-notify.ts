@@ -5,7 +5,7 @@
  *
  * Contract: events go to `emit` — `changed` per notified GUN, `live` once LISTEN is established
  * (again), `down` as soon as the connection fails or a heartbeat (every `heartbeatMs`) goes
- * unanswered. Reconnects run in the background with backoff up to 5 s; `start()` never throws
+ * unanswered. Reconnects run in the background with backoff up to 1 s; `start()` never throws
  * (a database that is down at start-up simply starts in `down`). `stop()` ends everything.
  */
 import { readFileSync } from 'node:fs';
@@ -61,7 +61,7 @@ export class PgNotifications {
     if (this.stopped) return;
     this.retryTimer = setTimeout(() => void this.connect(), this.backoffMs);
     this.retryTimer.unref();
-    this.backoffMs = Math.min(this.backoffMs * 2, 5_000);
+    this.backoffMs = Math.min(this.backoffMs * 2, 1_000);
   }
 
   private async connect(): Promise<void> {

@@ -68,9 +68,11 @@ export class TrustService {
     const current = new CurrentMetadata(opts.store, opts.cache);
     this.current = current;
     const cacheWanted = opts.cache?.enabled ?? true;
+    // While the change channel is down the database is (almost always) down too, so nobody can
+    // write and the cache stays right: keep serving it, and drop it when the channel is back.
     const live = opts.store.watch((event) => {
       if (event.type === 'changed') current.invalidate(event.gun);
-      else current.setEnabled(cacheWanted && event.type === 'live');
+      else if (event.type === 'live') current.setEnabled(cacheWanted);
     });
     current.setEnabled(cacheWanted && live);
   }

@@ -14,8 +14,8 @@
  *   `WRITE_FAILED`. Reads of missing rows return undefined.
  * - `watch` reports writes made by *other* processes sharing the backend, so that in-process
  *   caches stay exact: `changed` names a GUN, `live` means the channel works (drop everything,
- *   caching may resume), `down` means it does not (drop everything and stop caching). It returns
- *   whether the channel is live right now.
+ *   caching may resume), `down` means it does not (the database is most likely down, so the cache
+ *   stays until the channel is `live` again). It returns whether the channel is live right now.
  */
 import { createHash } from 'node:crypto';
 import { VouchError } from '../errors.ts';

@@ -3,51 +3,18 @@
 // SIGTERM, and after a restart keeps its CA, its metadata and its timestamp key.
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { runNotary } from '../helpers/notary-cli.ts';
 import { notaryPeersUnavailableReason } from '../helpers/notary-harness.ts';
+import { startServerProcess, stopServerProcess, type ServerProcess } from './cli-process.ts';
 
-const ENTRY = join(import.meta.dirname, 'cli-entry.ts');
 const missing = notaryPeersUnavailableReason();
 
-interface Started {
-  readonly child: ChildProcess;
-  readonly url: string;
-  readonly banner: string;
-  output(): string;
-}
-
-function startServer(dataDir: string): Promise<Started> {
-  const child = spawn(process.execPath, ['--import', 'tsx', ENTRY, 'server', '--data-dir', dataDir, '--listen', '127.0.0.1:0'], {
-    env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', HOME: dataDir }, stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  child.stdout.on('data', (c: Buffer) => { out += c.toString(); });
-  child.stderr.on('data', (c: Buffer) => { out += c.toString(); });
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start:\n${out}`)), 30_000);
-    const check = (): void => {
-      const m = /export DOCKER_CONTENT_TRUST_SERVER=(https:\/\/127\.0\.0\.1:\d+)\n/.exec(out);
-      if (m === null) return;
-      clearTimeout(timer);
-      resolve({ child, url: m[1]!, banner: out, output: () => out });
-    };
-    child.stdout.on('data', check);
-    child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`server exited ${String(code)}:\n${out}`)); });
-  });
-}
-
-function stopServer(s: Started): Promise<number | null> {
-  return new Promise((resolve) => {
-    s.child.removeAllListeners('exit');
-    s.child.once('exit', (code) => resolve(code));
-    s.child.kill('SIGTERM');
-  });
-}
+const startServer = (dataDir: string): Promise<ServerProcess> => startServerProcess(['--data-dir', dataDir, '--listen', '127.0.0.1:0'], { HOME: dataDir });
+const stopServer = stopServerProcess;
 
 void describe('vouch server, embedded default', { skip: missing === undefined ? false : `notary client unavailable: ${missing}` }, () => {
   const dir = mkdtempSync(join(tmpdir(), 'vouch-embedded-'));
