@@ -119,9 +119,9 @@ export class TokenAuth {
     let granted: Map<string, Set<string>>;
     try {
       granted = this.verify(parts[1] as string, now);
-    } catch (e) {
-      if (e instanceof TokenInvalid || e instanceof Error) throw this.challenge(access, host, 'invalid_token');
-      throw e;
+    } catch {
+      // Any failure to verify (bad encoding, unusable key, bad signature) is an invalid token.
+      throw this.challenge(access, host, 'invalid_token');
     }
     for (const a of access) {
       const actions = granted.get(`${a.type}:${a.name}`);
