@@ -38,13 +38,14 @@ after(async () => {
 const name = (): string => `${world.registry.host}/team/app`;
 
 /** docker and vouch inspect (plain and --pretty) from fresh config dirs; asserts they agree. */
-async function inspectBoth(target: string): Promise<ReturnType<typeof parseInspect>[number] | undefined> {
+async function inspectBoth(target: string, opts: { pretty?: boolean } = {}): Promise<ReturnType<typeof parseInspect>[number] | undefined> {
   const dockerEnv = world.env(world.configDir('reader-docker'));
   const vouchEnv = world.env(world.configDir('reader-vouch'));
   const d = await runDocker(['inspect', target], { env: dockerEnv });
   const v = await runVouch(['inspect', target], { env: vouchEnv });
   assert.equal(v.stdout, d.stdout, `inspect output differs\n--- docker stderr ---\n${d.stderr}\n--- vouch stderr ---\n${v.stderr}`);
   assert.equal(v.code, d.code);
+  if (opts.pretty === false) return parseInspect(d.stdout)[0];
   const dp = await runDocker(['inspect', '--pretty', target], { env: dockerEnv });
   const vp = await runVouch(['inspect', '--pretty', target], { env: vouchEnv });
   assert.equal(vp.stdout, dp.stdout, 'inspect --pretty output differs');
@@ -81,9 +82,9 @@ test('docker trust signer add, then docker re-signs the Vouch-signed tag; vouch 
   const add = await runDocker(['signer', 'add', '--key', join(keyDir, 'bob.pub'), 'bob', name()], { env: world.env(admin), expectCode: 0 });
   assert.equal(add.stdout, `Adding signer "bob" to ${name()}...\nSuccessfully added signer: bob to ${name()}\n\n`);
   const [bob] = keyIdsWithRole(bobCfg, 'bob');
-  const after = await inspectBoth(name());
-  assert.deepEqual(after?.Signers.map((s) => s.Name), ['bob', 'alice']);
-  assert.deepEqual(after?.Signers[0]?.Keys, [{ ID: bob }]);
+  const added = await inspectBoth(name(), { pretty: false });
+  assert.deepEqual(added?.Signers.map((s) => s.Name), ['bob', 'alice']);
+  assert.deepEqual(added?.Signers[0]?.Keys, [{ ID: bob }]);
 
   const sign = await runDocker(['sign', image], { env: world.env(bobCfg), expectCode: 0 });
   assert.match(sign.stdout, new RegExp(`Existing signatures for tag v1 digest ${hexOf(pushed.digest)} from:\\nalice\\n`));
@@ -98,14 +99,14 @@ test('a multi-arch index: vouch signs the index digest and docker shows it', { s
   const result = JSON.parse(s.stdout) as { digest: string; size: number; roles: string[]; source: string };
   assert.deepEqual([result.digest, result.size, result.source], [index.digest, index.size, 'registry']);
   assert.deepEqual([...result.roles].sort(), ['targets/alice', 'targets/releases']);
-  const repo = await inspectBoth(`${name()}:multi`);
+  const repo = await inspectBoth(`${name()}:multi`, { pretty: false });
   assert.deepEqual(repo?.SignedTags, [{ SignedTag: 'multi', Digest: hexOf(index.digest), Signers: ['alice'] }]);
 });
 
 test('vouch trust revoke: docker sees the tag unsigned and resolve refuses it', { skip }, async () => {
   const rv = await runVouch(['revoke', image], { env: world.env(admin), expectCode: 0 });
   assert.equal(rv.stdout, `Successfully deleted signature for ${image}\n`);
-  const repo = await inspectBoth(image);
+  const repo = await inspectBoth(image, { pretty: false });
   assert.deepEqual(repo?.SignedTags, []);
   const r = await runVouch(['resolve', image], { env: world.env(world.configDir('puller')) });
   assert.equal(r.code, 1);
