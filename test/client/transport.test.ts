@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import { parseChallenge, TokenAuthenticator } from '../../src/client/auth.ts';
 import { dockerConfigSource, notaryAuthSource } from '../../src/client/credentials.ts';
 import { recordingLogger } from '../../src/client/log.ts';
@@ -59,6 +60,28 @@ test('a certificate for another name is named as such', async () => {
     return true;
   });
   await t.close();
+  await new Promise((r) => server.close(r));
+});
+
+test('client certificates: sent when configured; a server that requires one says so', async () => {
+  const server: Server = createServer({
+    cert: readFileSync(pki.server.certFile), key: readFileSync(pki.server.keyFile),
+    ca: readFileSync(pki.caFile), requestCert: true, rejectUnauthorized: true,
+  }, (q, s) => s.end(JSON.stringify({ cn: (q.socket as TLSSocket).getPeerCertificate().subject?.CN })));
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const url = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const withCert = new HttpTransport({ baseUrl: url, tls: { ca: ca(), cert: readFileSync(pki.client.certFile, 'utf8'), key: readFileSync(pki.client.keyFile, 'utf8') } });
+  const res = await withCert.request({ method: 'GET', url: 'v2/', maxBytes: 1024 });
+  assert.deepEqual(JSON.parse(res.body.toString()), { cn: 'notary-server' });
+  await withCert.close();
+  const without = new HttpTransport({ baseUrl: url, tls: { ca: ca() } });
+  await assert.rejects(without.request({ method: 'GET', url: 'v2/', maxBytes: 1024 }), (e: Error & { code?: string }) => {
+    assert.ok(e.code === 'TLS' || e.code === 'NETWORK', e.message);
+    assert.match(e.message, new RegExp(`^could not reach ${url}: `));
+    return true;
+  });
+  await without.close();
+  assert.throws(() => new HttpTransport({ baseUrl: url, tls: { cert: 'x' } }), { message: 'either pass both client key and cert, or neither' });
   await new Promise((r) => server.close(r));
 });
 
