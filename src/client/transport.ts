@@ -99,7 +99,16 @@ export function describeTransportError(e: unknown, url: URL): { code: 'NETWORK' 
   if (code === 'CERT_HAS_EXPIRED') return { code: 'TLS', reason: `TLS: the certificate of ${host} has expired` };
   if (code === 'CERT_NOT_YET_VALID') return { code: 'TLS', reason: `TLS: the certificate of ${host} is not yet valid` };
   if (code.startsWith('ERR_SSL_') || code === 'EPROTO' || code.startsWith('ERR_TLS_') || code.startsWith('CERT_')) {
-    return { code: 'TLS', reason: `TLS handshake with ${host} failed: ${innermostMessage(e)}` };
+    const raw = innermostMessage(e);
+    // OpenSSL's text is `<hex>:error:<code>:SSL routines:<function>:<reason>:<file>:<line>…`.
+    const reason = /SSL routines:[^:]*:([^:]+)/.exec(raw)?.[1] ?? raw;
+    if (/certificate required/.test(reason)) {
+      return { code: 'TLS', reason: `TLS: ${host} requires a client certificate; give one with --tlscert and --tlskey (or remote_server.tls_client_cert and tls_client_key)` };
+    }
+    if (/alert (bad certificate|unknown ca|certificate unknown|certificate expired|certificate revoked)/.test(reason)) {
+      return { code: 'TLS', reason: `TLS: ${host} refused the client certificate (${reason})` };
+    }
+    return { code: 'TLS', reason: `TLS handshake with ${host} failed: ${reason}` };
   }
   const known: Readonly<Record<string, string>> = {
     ECONNREFUSED: 'connection refused',
