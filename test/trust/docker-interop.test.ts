@@ -185,3 +185,27 @@ test('resolve against a server replaying older trust data: rollback warning', { 
     await new Promise((resolve) => server.close(resolve));
   }
 });
+
+test('refusals and prompts: vouch and docker print the same, exit the same', { skip }, async () => {
+  const repo = `${world.registry.host}/team/none`;
+  const digest = `sha256:${'c'.repeat(64)}`;
+  const cases: { args: string[]; input?: string; env?: Record<string, string> }[] = [
+    { args: ['inspect', 'Bad', repo] },
+    { args: ['inspect', '--pretty', `${repo}:v1`] },
+    { args: ['revoke', repo], input: 'n\n' },
+    { args: ['revoke', `${repo}@${digest}`] },
+    { args: ['sign', `${repo}@${digest}`] },
+    { args: ['sign', repo] },
+    { args: ['signer', 'add', 'Bad', repo] },
+    { args: ['signer', 'add', 'releases', repo] },
+    { args: ['signer', 'add', 'ok', repo] },
+    { args: ['signer', 'remove', 'releases', repo] },
+    { args: ['inspect', repo], env: { DOCKER_CONTENT_TRUST_SERVER: 'http://notary.example.com' } },
+  ];
+  for (const c of cases) {
+    const env = world.env(world.configDir('refusals'), c.env);
+    const d = await runDocker(c.args, { env, ...(c.input !== undefined ? { input: c.input } : {}) });
+    const v = await runVouch(c.args, { env, ...(c.input !== undefined ? { input: c.input } : {}) });
+    assert.deepEqual([v.code, v.stdout, v.stderr], [d.code, d.stdout, d.stderr], c.args.join(' '));
+  }
+});
