@@ -159,6 +159,26 @@ test('rollback: an older timestamp or snapshot than the cached one is refused', 
   await c.close();
 });
 
+test('a root not signed by the cached root\'s keys: could not rotate trust (root mismatch)', async () => {
+  const gun = 'example.com/attack/root-swap';
+  await published(gun);
+  const c = consumer(gun);
+  await c.repo.listTargets();
+  // The server now serves a whole new collection for the GUN, made with other keys.
+  const impostor = await makeRepo(gun, new Date());
+  await publishTo(impostor, [{ kind: 'addTarget', role: 'targets', name: 'evil', meta: fileMetaOf(Buffer.from('evil')) }], new Date());
+  serve(fake, impostor);
+  const err = await c.repo.listTargets().then(() => undefined, (e: unknown) => e);
+  assert.equal((err as { code?: string }).code, 'ROOT_ROTATION_FAILED');
+  assert.equal((err as Error).message, 'could not rotate trust to a new trusted root: failed to validate data with current trusted certificates');
+  assert.equal(dockerTrustMessage(err, gun), `Warning: potential malicious behavior - trust data mismatch for remote repository ${gun}: could not rotate trust to a new trusted root: failed to validate data with current trusted certificates`);
+  // A consumer without a cached root trusts the new one on first use (TOFU).
+  const fresh = consumer(gun);
+  assert.deepEqual((await fresh.repo.listTargets()).map((t) => t.name), ['evil']);
+  await c.close();
+  await fresh.close();
+});
+
 test('server unreachable: the cached timestamp is used, with notary\'s warning and the real cause', async () => {
   const gun = 'example.com/offline/cache';
   await published(gun);
