@@ -23,7 +23,7 @@ import { withTrust, type DockerContext, type DockerIo } from '../client/docker/s
 import { signImage } from '../client/docker/sign.ts';
 import { addSigner, removeSigner } from '../client/docker/signers.ts';
 import { KeyFileStore } from '../keystore/file-store.ts';
-import { defaultTrustDir } from './config.ts';
+import { defaultTrustDir, loadClientConfig } from './config.ts';
 import { cliPassphraseRetriever, closePrompts, sharedLineReader } from './passphrase.ts';
 import { registerTrustKeyCommands } from './trust-key.ts';
 
@@ -47,11 +47,20 @@ function processIo(stdout: (text: string) => void): DockerIo {
   };
 }
 
+/** docker's trust dir, unless a parent command offers -d/--trustDir or -c/--configFile (as `trust key` does). */
+function trustDirOf(cmd: CommandUnknownOpts, env: NodeJS.ProcessEnv): string {
+  const o = cmd.optsWithGlobals();
+  const trustDir = typeof o['trustDir'] === 'string' ? o['trustDir'] : undefined;
+  const configFile = typeof o['configFile'] === 'string' ? o['configFile'] : undefined;
+  if (trustDir === undefined && configFile === undefined) return defaultTrustDir('docker', env);
+  return loadClientConfig({ defaults: 'docker', trustDir, configFile, env }).trustDir;
+}
+
 /** The docker-style context of one command run. */
 export function dockerContext(cmd: CommandUnknownOpts, opts: { quietStdout?: boolean } = {}): DockerContext {
   const env = process.env;
   const configDir = dockerConfigDir(env);
-  const trustDir = defaultTrustDir('docker', env);
+  const trustDir = trustDirOf(cmd, env);
   const store = KeyFileStore.open(trustDir, { retriever: cliPassphraseRetriever({ mode: 'docker' }) });
   const debug = cmd.optsWithGlobals()['debug'] === true;
   const log = stderrLogger(debug);
@@ -144,9 +153,9 @@ function signerCommand(): CommandUnknownOpts {
     .description('Add a signer')
     .argument('<NAME>')
     .argument('<REPOSITORY...>')
-    .option('--key <file>', "Path to the signer's public key file", (v: string, acc: string[]) => [...acc, v], [] as string[])
-    .action(action(async (name: string, repos: string[], opts: { key: string[] }, cmd: CommandUnknownOpts) => {
-      await addSigner(dockerContext(cmd), name, repos.map(parseImageReference), opts.key);
+    .option('--key <file>', "Path to the signer's public key file (repeatable)", (v: string, acc: string[] | undefined) => [...(acc ?? []), v])
+    .action(action(async (name: string, repos: string[], opts: { key?: string[] }, cmd: CommandUnknownOpts) => {
+      await addSigner(dockerContext(cmd), name, repos.map(parseImageReference), opts.key ?? []);
     })));
   signer.addCommand(new Command('remove')
     .description('Remove a signer')
