@@ -37,18 +37,19 @@ after(async () => {
 
 const name = (): string => `${world.registry.host}/team/app`;
 
-/** docker and vouch inspect (plain and --pretty) from fresh config dirs; asserts they agree. */
+/** docker and vouch inspect (plain and --pretty), each from a fresh config dir; asserts they agree. */
 async function inspectBoth(target: string, opts: { pretty?: boolean } = {}): Promise<ReturnType<typeof parseInspect>[number] | undefined> {
-  const dockerEnv = world.env(world.configDir('reader-docker'));
-  const vouchEnv = world.env(world.configDir('reader-vouch'));
-  const d = await runDocker(['inspect', target], { env: dockerEnv });
-  const v = await runVouch(['inspect', target], { env: vouchEnv });
+  const fresh = (who: string) => world.env(world.configDir(`reader-${who}`));
+  const pretty = opts.pretty !== false;
+  const [d, v, dp, vp] = await Promise.all([
+    runDocker(['inspect', target], { env: fresh('docker') }),
+    runVouch(['inspect', target], { env: fresh('vouch') }),
+    pretty ? runDocker(['inspect', '--pretty', target], { env: fresh('docker') }) : undefined,
+    pretty ? runVouch(['inspect', '--pretty', target], { env: fresh('vouch') }) : undefined,
+  ]);
   assert.equal(v.stdout, d.stdout, `inspect output differs\n--- docker stderr ---\n${d.stderr}\n--- vouch stderr ---\n${v.stderr}`);
   assert.equal(v.code, d.code);
-  if (opts.pretty === false) return parseInspect(d.stdout)[0];
-  const dp = await runDocker(['inspect', '--pretty', target], { env: dockerEnv });
-  const vp = await runVouch(['inspect', '--pretty', target], { env: vouchEnv });
-  assert.equal(vp.stdout, dp.stdout, 'inspect --pretty output differs');
+  assert.equal(vp?.stdout, dp?.stdout, 'inspect --pretty output differs');
   return parseInspect(d.stdout)[0];
 }
 
@@ -202,10 +203,11 @@ test('refusals and prompts: vouch and docker print the same, exit the same', { s
     { args: ['signer', 'remove', 'releases', repo] },
     { args: ['inspect', repo], env: { DOCKER_CONTENT_TRUST_SERVER: 'http://notary.example.com' } },
   ];
-  for (const c of cases) {
+  // Independent cases (each has its own config dir): run them side by side.
+  await Promise.all(cases.map(async (c) => {
     const env = world.env(world.configDir('refusals'), c.env);
     const d = await runDocker(c.args, { env, ...(c.input !== undefined ? { input: c.input } : {}) });
     const v = await runVouch(c.args, { env, ...(c.input !== undefined ? { input: c.input } : {}) });
     assert.deepEqual([v.code, v.stdout, v.stderr], [d.code, d.stdout, d.stderr], c.args.join(' '));
-  }
+  }));
 });
