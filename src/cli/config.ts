@@ -4,17 +4,18 @@
  *
  * Contract:
  * - Trust dir precedence: `-d/--trustDir` (relative to the working directory), then `trust_dir` in
- *   the config file, then the default: docker's `$DOCKER_CONFIG/trust` or `~/.docker/trust` for
- *   `vouch key` and `vouch trust` (`defaults: 'docker'`), notary's `~/.notary` for notary mode.
- *   A leading `~/` is expanded everywhere.
- * - Config file: `-c/--configFile` (must exist: `error opening config file: …`); in notary mode
- *   also `~/.notary/config.json` when present. Keys match case-insensitively, as notary's viper
+ *   the config file, then one default for every Vouch command: docker's `$DOCKER_CONFIG/trust` or
+ *   `~/.docker/trust` — except that a machine with only a notary trust dir (`~/.notary`) keeps
+ *   using it, so `vouch key list` and `vouch list` always look at the same keys and a notary user's
+ *   scripts find their keys without `-d`. A leading `~/` is expanded everywhere.
+ * - Config file: `-c/--configFile` (must exist: `error opening config file: …`), else
+ *   `~/.notary/config.json` when present. Keys match case-insensitively, as notary's viper
  *   does. Relative paths in the file (`trust_dir`, `remote_server.root_ca`, `tls_client_cert`,
  *   `tls_client_key`, `trust_pinning.ca` values) resolve against the file's directory; notary
  *   itself resolves `trust_dir` against the working directory — Vouch follows its docs here.
  * - A value of the wrong type is an error naming the key; unknown keys are ignored.
  */
-import { readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { VouchError } from '../errors.ts';
@@ -75,12 +76,17 @@ function expandHome(path: string, home: string): string {
   return path.startsWith('~/') ? join(home, path.slice(2)) : path;
 }
 
-/** `$DOCKER_CONFIG/trust` or `~/.docker/trust` (docker), `~/.notary` (notary). */
-export function defaultTrustDir(defaults: ConfigDefaults, env: Readonly<Record<string, string | undefined>> = process.env,
-  home: string = homedir(), cwd: string = process.cwd()): string {
-  if (defaults === 'notary') return join(home, '.notary');
+/**
+ * `$DOCKER_CONFIG/trust` or `~/.docker/trust`; `~/.notary` instead when only that one exists.
+ * `defaults` no longer changes the trust dir (only the default server URL): one policy everywhere.
+ */
+export function defaultTrustDir(_defaults: ConfigDefaults, env: Readonly<Record<string, string | undefined>> = process.env,
+  home: string = homedir(), cwd: string = process.cwd(), exists: (p: string) => boolean = existsSync): string {
   const dockerConfig = env['DOCKER_CONFIG'];
-  return dockerConfig !== undefined && dockerConfig !== '' ? resolve(cwd, expandHome(dockerConfig, home), 'trust') : join(home, '.docker', 'trust');
+  const docker = dockerConfig !== undefined && dockerConfig !== '' ? resolve(cwd, expandHome(dockerConfig, home), 'trust') : join(home, '.docker', 'trust');
+  const notary = join(home, '.notary');
+  if (!exists(docker) && (exists(join(notary, 'private')) || exists(join(notary, 'tuf')))) return notary;
+  return docker;
 }
 
 export function loadClientConfig(opts: LoadConfigOptions): ClientConfig {
@@ -89,7 +95,7 @@ export function loadClientConfig(opts: LoadConfigOptions): ClientConfig {
   const cwd = opts.cwd ?? process.cwd();
   const fromCwd = (p: string | undefined): string | undefined => (p === undefined || p === '' ? undefined : resolve(cwd, expandHome(p, home)));
   let configFile = fromCwd(opts.configFile);
-  if (configFile === undefined && opts.defaults === 'notary') {
+  if (configFile === undefined) {
     const candidate = join(home, '.notary', 'config.json');
     if (isFile(candidate)) configFile = candidate;
   }

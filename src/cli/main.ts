@@ -1,11 +1,14 @@
 /**
  * The `vouch` command line. Subcommands are added per capability; this file only wires them.
+ *
+ * The server and signer pull in fastify, gRPC and the SQL drivers (about half a second of module
+ * loading), so they are registered only when the command line asks for them or for help.
  */
 import { Command } from '@commander-js/extra-typings';
 import { readFileSync } from 'node:fs';
 import { registerKeyCommands } from './key.ts';
-import { registerServerCommands } from './server.ts';
-import { registerSignerCommands } from './signer.ts';
+import { registerRepositoryCommands } from './notary/index.ts';
+import { registerTrustCommands } from './trust.ts';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -20,8 +23,17 @@ program
     process.stdout.write(`vouch\n Version:    ${pkg.version}\n`);
   });
 
+// Order matters: the repository commands add `rotate` to the `key` command.
 registerKeyCommands(program);
-registerServerCommands(program);
-registerSignerCommands(program);
+registerRepositoryCommands(program);
+registerTrustCommands(program);
+
+const words = process.argv.slice(2);
+const wantsServices = words.length === 0 || words.some((w) => w === 'server' || w === 'signer' || w === 'help' || w === '-h' || w === '--help');
+if (wantsServices) {
+  const [{ registerServerCommands }, { registerSignerCommands }] = await Promise.all([import('./server.ts'), import('./signer.ts')]);
+  registerServerCommands(program);
+  registerSignerCommands(program);
+}
 
 await program.parseAsync(process.argv);

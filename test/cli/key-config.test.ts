@@ -8,11 +8,15 @@ import { checkTlsClientPair, DEFAULT_NOTARY_SERVER_URL, defaultTrustDir, loadCli
 import { tempDir } from '../keystore/helpers.ts';
 
 void describe('client config', () => {
-  void test('defaults: docker trust dir from DOCKER_CONFIG or HOME; notary ~/.notary and its server URL', () => {
+  void test('defaults: one trust dir for every command (docker\'s), ~/.notary only where it alone exists; notary\'s server URL', () => {
     assert.equal(defaultTrustDir('docker', {}, '/home/u', '/cwd'), '/home/u/.docker/trust');
     assert.equal(defaultTrustDir('docker', { DOCKER_CONFIG: '/etc/dc' }, '/home/u', '/cwd'), '/etc/dc/trust');
     assert.equal(defaultTrustDir('docker', { DOCKER_CONFIG: 'rel' }, '/home/u', '/cwd'), '/cwd/rel/trust');
-    assert.equal(defaultTrustDir('notary', { DOCKER_CONFIG: '/etc/dc' }, '/home/u'), '/home/u/.notary');
+    assert.equal(defaultTrustDir('notary', { DOCKER_CONFIG: '/etc/dc' }, '/home/u', '/cwd', () => false), '/etc/dc/trust');
+    const only = (...paths: string[]) => (p: string) => paths.includes(p);
+    assert.equal(defaultTrustDir('notary', {}, '/home/u', '/cwd', only('/home/u/.notary/private')), '/home/u/.notary');
+    assert.equal(defaultTrustDir('docker', {}, '/home/u', '/cwd', only('/home/u/.notary/tuf')), '/home/u/.notary');
+    assert.equal(defaultTrustDir('docker', {}, '/home/u', '/cwd', only('/home/u/.notary/private', '/home/u/.docker/trust')), '/home/u/.docker/trust');
     const docker = loadClientConfig({ defaults: 'docker', env: {}, home: '/home/u', cwd: '/cwd' });
     assert.deepEqual(docker, {
       configFile: undefined, trustDir: '/home/u/.docker/trust',
@@ -55,12 +59,12 @@ void describe('client config', () => {
     assert.deepEqual([u.trustDir, u.remoteServer.url], [join(home, 't'), 'https://u']);
   });
 
-  void test('notary mode reads ~/.notary/config.json when present; docker mode does not', () => {
+  void test('every mode reads ~/.notary/config.json when present', () => {
     const home = tempDir();
     mkdirSync(join(home, '.notary'));
     writeFileSync(join(home, '.notary', 'config.json'), JSON.stringify({ trust_dir: '/srv/trust' }));
     assert.equal(loadClientConfig({ defaults: 'notary', env: {}, home }).trustDir, '/srv/trust');
-    assert.equal(loadClientConfig({ defaults: 'docker', env: {}, home }).trustDir, join(home, '.docker', 'trust'));
+    assert.equal(loadClientConfig({ defaults: 'docker', env: {}, home }).trustDir, '/srv/trust');
   });
 
   void test('errors name the file and the key', () => {

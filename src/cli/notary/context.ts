@@ -1,7 +1,7 @@
 /**
  * What every notary-style command shares: notary's global flags (`-s`, `-d`, `-c`, `--tlscacert`,
- * `--tlscert`, `--tlskey`, `-v`, `-D`), the config (notary's `config.json`, defaults `~/.notary`
- * and `https://notary-server:4443`), logging on stderr (warn by default, `-v` info, `-D` debug),
+ * `--tlscert`, `--tlskey`, `-v`, `-D`), the config (notary's `config.json`; the trust-dir default of
+ * src/cli/config.ts, server `https://notary-server:4443`), logging on stderr (warn by default, `-v` info, `-D` debug),
  * the key store with NOTARY_*_PASSPHRASE / prompt passphrases, server credentials (NOTARY_AUTH,
  * docker's config.json, then a prompt) and the `* fatal: <message>` error style (exit 1).
  */
