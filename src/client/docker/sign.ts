@@ -21,7 +21,7 @@ import type { ManifestInfo } from '../registry/manifest.ts';
 import type { Repository } from '../repository.ts';
 import { dockerTrustError, wrapError } from './errors.ts';
 import type { ImageReference } from './reference.ts';
-import { checkSignerName, isReleasedRole, matchReleasedSignatures, RELEASES_ROLE, signableRoles } from './roles.ts';
+import { checkSignerName, isReleasedRole, matchReleasedSignatures, RELEASES_ROLE, signableRoles, type TrustTagRow } from './roles.ts';
 import { manifestOf, registryUsername, withTrust, type DockerContext, type TrustSession } from './session.ts';
 
 export interface SignOptions {
@@ -85,57 +85,66 @@ function metaOf(manifest: ManifestInfo): FileMeta {
   return { length: manifest.size, hashes: new Map([['sha256', Buffer.from(hex, 'hex')]]), unrecognized: {} };
 }
 
-async function signTarget(ctx: DockerContext, session: TrustSession, tag: string, meta: FileMeta): Promise<string[]> {
-  const roles = await signableRoles(session.repo, ctx.keys, tag);
-  await session.repo.addTarget(tag, meta, roles);
-  await session.repo.publish();
-  return roles;
+/**
+ * A repository the server does not know is created with a signer (docker's
+ * `initNotaryRepoWithSigners`). The tag's manifest is fetched first (docker first checks that the
+ * local image exists) and returned; undefined when the repository already existed.
+ */
+async function initializeIfNew(ctx: DockerContext, session: TrustSession, opts: SignOptions): Promise<ManifestInfo | undefined> {
+  const { ref, repo } = session;
+  try {
+    await repo.listTargets();
+    return undefined;
+  } catch (e) {
+    if (!isUninitialized(e)) throw dockerTrustError(ref.name, e);
+  }
+  const manifest = await manifestOf(ctx, ref);
+  const signer = opts.signerName ?? (await registryUsername(ctx, ref));
+  if (signer === undefined) {
+    throw new ClientError('INVALID_INPUT', `no signer name for the new trust repository ${ref.name}: log in to ${ref.domain} (docker login) or pass --signer NAME`);
+  }
+  checkSignerName(signer);
+  try {
+    await initializeWithSigner(ctx, session, signer);
+  } catch (e) {
+    throw dockerTrustError(ref.name, e);
+  }
+  ctx.io.out(`Created signer: ${signer}\nFinished initializing signed repository for ${ref.original}\n`);
+  return manifest;
+}
+
+/** The released target of `tag` (docker's `createTarget`) and who else signed that digest. */
+async function releasedTarget(repo: Repository, tag: string): Promise<{ meta: FileMeta; row: TrustTagRow | undefined } | undefined> {
+  try {
+    const all = await repo.getAllTargetMetadataByName(tag);
+    const hit = all.find((t) => isReleasedRole(t.role));
+    if (hit === undefined) return undefined;
+    return { meta: { length: hit.target.meta.length, hashes: hit.target.meta.hashes, unrecognized: {} }, row: matchReleasedSignatures(all)[0] };
+  } catch (e) {
+    if (hasCode(e, 'NO_SUCH_TARGET') || isUninitialized(e)) return undefined;
+    throw e;
+  }
 }
 
 export async function signImage(ctx: DockerContext, ref: ImageReference, opts: SignOptions = {}): Promise<SignResult> {
   const tag = requireTag(ref);
   const { io } = ctx;
+  const failed = (e: unknown) => wrapError(`failed to sign ${ref.name}:${tag}`, e);
   return withTrust(ctx, ref, async (session) => {
     const { repo } = session;
-    let initialized = false;
-    let manifest: ManifestInfo | undefined;
-    try {
-      await repo.listTargets();
-    } catch (e) {
-      if (!isUninitialized(e)) throw dockerTrustError(ref.name, e);
-      manifest = await manifestOf(ctx, ref); // docker checks the local image exists first
-      const signer = opts.signerName ?? (await registryUsername(ctx, ref));
-      if (signer === undefined) {
-        throw new ClientError('INVALID_INPUT', `no signer name for the new trust repository ${ref.name}: log in to ${ref.domain} (docker login) or pass --signer NAME`);
-      }
-      checkSignerName(signer);
-      try {
-        await initializeWithSigner(ctx, session, signer);
-      } catch (e2) {
-        throw dockerTrustError(ref.name, e2);
-      }
-      initialized = true;
-      io.out(`Created signer: ${signer}\nFinished initializing signed repository for ${ref.original}\n`);
-    }
-    let released: ReturnType<typeof matchReleasedSignatures>[number] | undefined;
-    let meta: FileMeta | undefined;
-    if (opts.fromRegistry !== true) {
-      try {
-        const all = await repo.getAllTargetMetadataByName(tag);
-        const hit = all.find((t) => isReleasedRole(t.role));
-        if (hit !== undefined) {
-          meta = { length: hit.target.meta.length, hashes: hit.target.meta.hashes, unrecognized: {} };
-          released = matchReleasedSignatures(all)[0];
-        }
-      } catch (e) {
-        if (!hasCode(e, 'NO_SUCH_TARGET') && !isUninitialized(e)) throw e;
-      }
-    }
-    if (meta === undefined) {
+    let manifest = await initializeIfNew(ctx, session, opts);
+    const initialized = manifest !== undefined;
+    const released = opts.fromRegistry === true ? undefined : await releasedTarget(repo, tag);
+    if (released === undefined) {
       manifest ??= await manifestOf(ctx, ref);
+      const meta = metaOf(manifest);
       io.out('Signing and pushing trust metadata\n');
-      const roles = await signTarget(ctx, session, tag, metaOf(manifest)).catch((e: unknown) => {
-        throw wrapError(`failed to sign ${ref.name}:${tag}`, e);
+      const roles = await signableRoles(repo, ctx.keys, tag).then(async (r) => {
+        await repo.addTarget(tag, meta, r);
+        await repo.publish();
+        return r;
+      }).catch((e: unknown) => {
+        throw failed(e);
       });
       io.out(`Successfully signed ${ref.name}:${tag}\n`);
       return { name: ref.name, tag, digest: manifest.digest, size: manifest.size, roles, initialized, source: 'registry' };
@@ -144,15 +153,15 @@ export async function signImage(ctx: DockerContext, ref: ImageReference, opts: S
     let roles: string[];
     try {
       roles = await signableRoles(repo, ctx.keys, tag);
-      await repo.addTarget(tag, meta, roles);
-      const signers = [...(released?.Signers ?? [])].sort().join(', ');
-      io.out(`Existing signatures for tag ${released?.SignedTag ?? ''} digest ${released?.Digest ?? ''} from:\n${signers}\n`);
+      await repo.addTarget(tag, released.meta, roles);
+      const row = released.row;
+      io.out(`Existing signatures for tag ${row?.SignedTag ?? ''} digest ${row?.Digest ?? ''} from:\n${[...(row?.Signers ?? [])].sort().join(', ')}\n`);
       await repo.publish();
     } catch (e) {
-      throw wrapError(`failed to sign ${ref.name}:${tag}`, e);
+      throw failed(e);
     }
     io.out(`Successfully signed ${ref.name}:${tag}\n`);
-    const hex = Buffer.from(meta.hashes.get('sha256') ?? new Uint8Array()).toString('hex');
-    return { name: ref.name, tag, digest: `sha256:${hex}`, size: meta.length, roles, initialized, source: 'released' };
+    const digest = `sha256:${Buffer.from(released.meta.hashes.get('sha256') ?? new Uint8Array()).toString('hex')}`;
+    return { name: ref.name, tag, digest, size: released.meta.length, roles, initialized, source: 'released' };
   });
 }
