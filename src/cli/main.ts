@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import { registerKeyCommands } from './key.ts';
 import { registerRepositoryCommands } from './notary/index.ts';
 import { registerTrustCommands } from './trust.ts';
+import { addPkcs11Options, PKCS11_HELP } from './pkcs11.ts';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -22,6 +23,8 @@ program
   .action(() => {
     process.stdout.write(`vouch\n Version:    ${pkg.version}\n`);
   });
+
+addPkcs11Options(program).addHelpText('after', PKCS11_HELP);
 
 // Order matters: the repository commands add `rotate` to the `key` command.
 registerKeyCommands(program);

@@ -6,12 +6,12 @@
  * docker's config.json, then a prompt) and the `* fatal: <message>` error style (exit 1).
  */
 import { readFileSync } from 'node:fs';
+import { loadPkcs11Section, pkcs11FlagsOf, resolvePkcs11Settings, terminalPinSource, tokenFirstKeys } from '../pkcs11.ts';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { CommandUnknownOpts } from '@commander-js/extra-typings';
 import { TokenAuthenticator } from '../../client/auth.ts';
 import { dockerConfigSource, notaryAuthSource, promptSource } from '../../client/credentials.ts';
-import { fileKeySource } from '../../client/file-keys.ts';
 import type { Logger } from '../../client/log.ts';
 import { RemoteStore } from '../../client/remote.ts';
 import { Repository } from '../../client/repository.ts';
@@ -151,7 +151,12 @@ export function openRepository(cmd: CommandUnknownOpts, gun: string, opts: OpenO
   }
   const pinning = pinningOf(config);
   const repo = new Repository({
-    gun, trustDir: config.trustDir, keys: fileKeySource(store), log,
+    gun, trustDir: config.trustDir, log,
+    // Hardware tokens first (PKCS#11: flag, VOUCH_PKCS11_* or the config's pkcs11 section), then files.
+    keys: tokenFirstKeys(store, resolvePkcs11Settings({ flags: pkcs11FlagsOf(cmd), env: process.env, config: loadPkcs11Section(config.configFile) }), {
+      ...(process.stdin.isTTY ? { pinSource: terminalPinSource(sharedLineReader(), process.stderr) } : {}),
+      notify: (m) => process.stdout.write(m + '\n'), // notary prints the touch line on stdout
+    }),
     ...(transport !== undefined ? { remote: new RemoteStore(transport, gun) } : {}),
     ...(pinning !== undefined ? { pinning } : {}),
   });
