@@ -12,7 +12,6 @@
  * document on stdout (docker's messages then go to stderr).
  */
 import { Command, type CommandUnknownOpts } from '@commander-js/extra-typings';
-import { fileKeySource } from '../client/file-keys.ts';
 import type { Logger } from '../client/log.ts';
 import { inspectJson, inspectPretty, lookupTrustInfo, trustRepo, type TrustRepo } from '../client/docker/inspect.ts';
 import { parseImageReference } from '../client/docker/reference.ts';
@@ -25,6 +24,7 @@ import { addSigner, removeSigner } from '../client/docker/signers.ts';
 import { KeyFileStore } from '../keystore/file-store.ts';
 import { defaultTrustDir, loadClientConfig } from './config.ts';
 import { cliPassphraseRetriever, closePrompts, sharedLineReader } from './passphrase.ts';
+import { loadPkcs11Section, pkcs11FlagsOf, resolvePkcs11Settings, terminalPinSource, tokenFirstKeys } from './pkcs11.ts';
 import { registerTrustKeyCommands } from './trust-key.ts';
 
 function stderrLogger(debug: boolean): Logger {
@@ -48,27 +48,34 @@ function processIo(stdout: (text: string) => void): DockerIo {
 }
 
 /** docker's trust dir, unless a parent command offers -d/--trustDir or -c/--configFile (as `trust key` does). */
-function trustDirOf(cmd: CommandUnknownOpts, env: NodeJS.ProcessEnv): string {
+function trustDirOf(cmd: CommandUnknownOpts, env: NodeJS.ProcessEnv): { trustDir: string; configFile: string | undefined } {
   const o = cmd.optsWithGlobals();
   const trustDir = typeof o['trustDir'] === 'string' ? o['trustDir'] : undefined;
   const configFile = typeof o['configFile'] === 'string' ? o['configFile'] : undefined;
-  if (trustDir === undefined && configFile === undefined) return defaultTrustDir('docker', env);
-  return loadClientConfig({ defaults: 'docker', trustDir, configFile, env }).trustDir;
+  if (trustDir === undefined && configFile === undefined) return { trustDir: defaultTrustDir('docker', env), configFile: undefined };
+  const config = loadClientConfig({ defaults: 'docker', trustDir, configFile, env });
+  return { trustDir: config.trustDir, configFile: config.configFile };
 }
 
 /** The docker-style context of one command run. */
 export function dockerContext(cmd: CommandUnknownOpts, opts: { quietStdout?: boolean } = {}): DockerContext {
   const env = process.env;
   const configDir = dockerConfigDir(env);
-  const trustDir = trustDirOf(cmd, env);
+  const { trustDir, configFile } = trustDirOf(cmd, env);
   const store = KeyFileStore.open(trustDir, { retriever: cliPassphraseRetriever({ mode: 'docker' }) });
   const debug = cmd.optsWithGlobals()['debug'] === true;
   const log = stderrLogger(debug);
   for (const p of store.migration.problems) log.warn(`${p.path}: ${p.message}`);
+  // Hardware root keys first (PKCS#11 flags, VOUCH_PKCS11_* or the config's pkcs11 section), as
+  // docker used a Yubikey for root keys when one was plugged in; everything else from files.
+  const keys = tokenFirstKeys(store, resolvePkcs11Settings({ flags: pkcs11FlagsOf(cmd), env, config: loadPkcs11Section(configFile) }), {
+    ...(process.stdin.isTTY ? { pinSource: terminalPinSource(sharedLineReader(), process.stderr) } : {}),
+    notify: (m) => void process.stderr.write(`${m}\n`),
+  });
   return {
-    env, configDir, trustDir, log,
-    keys: fileKeySource(store),
-    keyIdsForRole: (role) => Promise.resolve(store.list().keys.filter((k) => k.role === role).map((k) => k.keyId as string).sort()),
+    env, configDir, trustDir, log, keys,
+    keyIdsForRole: async (role) => (role === 'root' ? [...(await keys.rootKeyIds())]
+      : store.list().keys.filter((k) => k.role === role).map((k) => k.keyId as string).sort()),
     io: processIo(opts.quietStdout === true ? (t) => void process.stderr.write(t) : (t) => void process.stdout.write(t)),
     userAgent: 'vouch (docker trust)',
   };

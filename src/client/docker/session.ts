@@ -39,7 +39,7 @@ export interface DockerContext {
   /** Usually `<configDir>/trust`. */
   readonly trustDir: string;
   readonly keys: KeySource;
-  /** Canonical IDs of the held keys whose role header is `role`, sorted. */
+  /** Canonical IDs of the held keys whose role header is `role`, sorted (root: the preferred key first). */
   keyIdsForRole(role: string): Promise<string[]>;
   readonly log: Logger;
   readonly io: DockerIo;
