@@ -10,7 +10,6 @@
 import { readFileSync } from 'node:fs';
 import { createSecureContext, rootCertificates } from 'node:tls';
 import { pino, type Logger } from 'pino';
-import { RemoteSigningService } from '../signer/grpc-client.ts';
 import { SqlKeyStore } from '../signer/key-store.ts';
 import { LocalSigningService } from '../signer/local-service.ts';
 import { SIGNER_COMPONENT, SIGNER_MIGRATIONS, type SignerTables } from '../signer/schema.ts';
@@ -37,7 +36,8 @@ function readFile(path: string, what: string): Buffer {
 
 async function openStore(storage: StorageSection): Promise<MetaStore> {
   if (storage.backend === 'memory') return new MemoryMetaStore();
-  const database = openDatabase<ServerTables>({ backend: storage.backend, dbUrl: storage.dbUrl });
+  // Publishes hold a connection for a short transaction; 20 keeps 20 concurrent publishers moving.
+  const database = openDatabase<ServerTables>({ backend: storage.backend, dbUrl: storage.dbUrl }, { poolSize: 20 });
   try {
     await database.ping();
     return await SqlMetaStore.open(database, { config: { backend: storage.backend, dbUrl: storage.dbUrl } });
@@ -52,7 +52,9 @@ interface Signing {
   readonly health?: () => Promise<void>;
 }
 
-function remoteSigner(ts: RemoteTrustService): Signing {
+async function remoteSigner(ts: RemoteTrustService): Promise<Signing> {
+  // gRPC loads only when a remote signer is configured (it is ~10 MB of resident memory).
+  const { RemoteSigningService } = await import('../signer/grpc-client.ts');
   const ca = ts.tlsCaFile !== undefined ? readFile(ts.tlsCaFile, 'trust_service.tls_ca_file') : Buffer.from(rootCertificates.join('\n'));
   const tls = {
     ca,
@@ -122,7 +124,7 @@ export async function startFromConfig(config: ServerConfig, opts: StartOptions):
     realm: config.auth.realm, service: config.auth.service, issuer: config.auth.issuer, autoRedirect: config.auth.autoRedirect,
     rootCertBundle: readFile(config.auth.rootCertBundle, 'auth rootcertbundle').toString('utf8'),
   });
-  const signing = config.trustService.type === 'remote' ? remoteSigner(config.trustService) : await localSigner(config.trustService, config.storage, opts.env);
+  const signing = config.trustService.type === 'remote' ? await remoteSigner(config.trustService) : await localSigner(config.trustService, config.storage, opts.env);
   let store: MetaStore | undefined;
   try {
     store = await openStore(config.storage);

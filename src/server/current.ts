@@ -6,7 +6,9 @@
  * Contract:
  * - `head(gun)` resolves the timestamp and snapshot of the chain (undefined when the GUN has no
  *   timestamp or the chain is broken, which readers see as 404); `role(gun, role)` any other role.
- * - The cache holds at most `maxBytes` of file bytes (least recently used GUNs go first) and is
+ * - `fixed(gun, key, load)` caches immutable reads (by checksum, by version), misses included.
+ * - The cache holds at most `maxBytes` of file bytes plus a fixed charge per entry (least recently
+ *   used GUNs go first), so lookups of GUNs that do not exist cannot grow it without bound; it is
  *   dropped per GUN by `invalidate(gun)` — after a local write, or when the store reports a write
  *   by another replica. A load that raced with an invalidation is not cached, so a reader never
  *   re-caches what a writer just replaced. With `enabled: false` every read goes to the store.
@@ -26,10 +28,19 @@ export interface ChainHead {
 }
 
 interface GunEntry {
-  head: ChainHead | null;
+  /** Coarse time of the last move to the LRU end (moving on every read costs too much). */
+  touchedAt: number;
+  /** undefined: not loaded; null: the GUN has no (valid) chain. */
+  head: ChainHead | null | undefined;
+  /** Current files by role; null: not in the current snapshot. */
   readonly roles: Map<string, StoredFile | null>;
+  /** Files by checksum (`h:<role>:<sha>`) or version (`v:<role>:<n>`); null: none stored. */
+  readonly fixed: Map<string, StoredFile | null>;
   bytes: number;
 }
+
+/** Bookkeeping bytes charged per cached entry, so misses cannot grow the cache without bound. */
+const ENTRY_OVERHEAD = 256;
 
 export interface CurrentCacheOptions {
   readonly enabled?: boolean;
@@ -63,6 +74,7 @@ export class CurrentMetadata {
   private readonly generations = new Map<string, number>();
   private epoch = 0;
   private totalBytes = 0;
+  private readonly served = new WeakSet<StoredFile>();
 
   constructor(store: MetaStore, opts: CurrentCacheOptions = {}) {
     this.store = store;
@@ -100,8 +112,12 @@ export class CurrentMetadata {
   private touch(gun: string): GunEntry | undefined {
     const e = this.entries.get(gun);
     if (e !== undefined) {
-      this.entries.delete(gun);
-      this.entries.set(gun, e);
+      const now = Math.floor(performance.now() / 1000);
+      if (e.touchedAt !== now) {
+        e.touchedAt = now;
+        this.entries.delete(gun);
+        this.entries.set(gun, e);
+      }
     }
     return e;
   }
@@ -110,10 +126,10 @@ export class CurrentMetadata {
     if (!this.enabled || this.stamp(gun) !== stamp) return;
     let e = this.entries.get(gun);
     if (e === undefined) {
-      e = { head: null, roles: new Map(), bytes: 0 };
+      e = { touchedAt: 0, head: undefined, roles: new Map(), fixed: new Map(), bytes: 0 };
       this.entries.set(gun, e);
     }
-    const added = fill(e);
+    const added = fill(e) + ENTRY_OVERHEAD;
     e.bytes += added;
     this.totalBytes += added;
     for (const [g, old] of this.entries) {
@@ -123,18 +139,40 @@ export class CurrentMetadata {
     }
   }
 
+  private keep(file: StoredFile | null | undefined): number {
+    if (file === null || file === undefined) return 0;
+    this.served.add(file);
+    return file.data.length;
+  }
+
+  /** True for a file object held by the cache (worth keeping derived forms of, e.g. gzip). */
+  isCached(file: StoredFile): boolean {
+    return this.served.has(file);
+  }
+
   async head(gun: string): Promise<ChainHead | undefined> {
     const cached = this.touch(gun);
-    if (cached !== undefined && cached.head !== null) return cached.head;
+    if (cached !== undefined && cached.head !== undefined) return cached.head ?? undefined;
     const stamp = this.stamp(gun);
     const head = await this.loadHead(gun);
-    if (head !== undefined) {
-      this.remember(gun, stamp, (e) => {
-        e.head = head;
-        return head.timestamp.data.length + head.snapshot.data.length;
-      });
-    }
+    this.remember(gun, stamp, (e) => {
+      e.head = head ?? null;
+      return this.keep(head?.timestamp) + this.keep(head?.snapshot);
+    });
     return head;
+  }
+
+  /** An immutable file (by checksum or version), cached until the GUN is written. */
+  async fixed(gun: string, key: string, load: () => Promise<StoredFile | undefined>): Promise<StoredFile | undefined> {
+    const cached = this.touch(gun)?.fixed.get(key);
+    if (cached !== undefined) return cached ?? undefined;
+    const stamp = this.stamp(gun);
+    const file = (await load()) ?? null;
+    this.remember(gun, stamp, (e) => {
+      e.fixed.set(key, file);
+      return this.keep(file);
+    });
+    return file ?? undefined;
   }
 
   private async loadHead(gun: string): Promise<ChainHead | undefined> {
@@ -161,10 +199,10 @@ export class CurrentMetadata {
     if (head === undefined || sha === undefined) return undefined;
     const file = (await this.store.getChecksum(gun, role, sha)) ?? null;
     this.remember(gun, stamp, (e) => {
-      let added = file?.data.length ?? 0;
-      if (e.head === null) {
+      let added = this.keep(file);
+      if (e.head === undefined) {
         e.head = head;
-        added += head.timestamp.data.length + head.snapshot.data.length;
+        added += this.keep(head.timestamp) + this.keep(head.snapshot);
       }
       e.roles.set(role, file);
       return added;

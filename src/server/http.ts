@@ -3,12 +3,15 @@
  * prefix filter, token auth, the handlers, notary's cache headers and error bodies, health and
  * Prometheus metrics.
  *
- * Contract: success bodies are the stored bytes with Go's sniffed `text/plain; charset=utf-8`;
+ * Contract: success bodies are the stored bytes with Go's sniffed `text/plain; charset=utf-8`
+ * (gzip-encoded, with `Vary: Accept-Encoding`, when the client accepts gzip and the file is over
+ * 1 KiB);
  * errors are `ServerError` bodies (errors.ts) with `application/json; charset=utf-8`; a request
  * body over `bodyLimit` or a part over the part limit is 413 `TOO_LARGE` and is never buffered
  * beyond the limit; an unexpected exception is logged and answered 500 `UNKNOWN` without
  * internals. `/_notary_server/health` and `/metrics` never require auth.
  */
+import { gzipSync } from 'node:zlib';
 import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
 import type { Logger } from 'pino';
 import type { TokenAuth, Access } from './auth.ts';
@@ -49,6 +52,8 @@ export interface HttpOptions {
 const TEXT = 'text/plain; charset=utf-8';
 const JSON_TYPE = 'application/json; charset=utf-8';
 const ZERO_TIME = 'Mon, 01 Jan 0001 00:00:00 UTC';
+/** Below this size gzip saves too little to be worth a header. */
+const GZIP_MIN_BYTES = 1024;
 
 /** Go's `time.RFC1123` for a UTC time. */
 export function lastModified(d: Date | undefined): string {
@@ -74,12 +79,18 @@ export class TrustHttp {
   private readonly cache: CacheControl;
   private readonly limits: UploadLimits;
   private readonly now: () => Date;
+  private readonly gzipped = new WeakMap<StoredFile, Buffer>();
+  private readonly modified = new WeakMap<StoredFile, string>();
+  private readonly currentHeaders: Record<string, string>;
+  private readonly consistentHeaders: Record<string, string>;
 
   constructor(opts: HttpOptions) {
     this.opts = opts;
     this.cache = opts.cacheControl ?? DEFAULT_CACHE_CONTROL;
     this.limits = opts.uploadLimits ?? DEFAULT_UPLOAD_LIMITS;
     this.now = opts.now ?? (() => new Date());
+    this.currentHeaders = cacheHeaders(this.cache.currentMaxAge, true);
+    this.consistentHeaders = cacheHeaders(this.cache.consistentMaxAge, false);
     const bodyLimit = opts.bodyLimit ?? 10 << 20;
     const serverOptions = {
       loggerInstance: opts.logger, logController: new LogController({ disableRequestLogging: true }), bodyLimit, exposeHeadRoutes: false,
@@ -176,9 +187,36 @@ export class TrustHttp {
     this.opts.auth.authorize(req.headers.authorization, req.headers.host, access, this.now());
   }
 
-  private sendFile(reply: FastifyReply, file: StoredFile, cache: 'current' | 'consistent'): FastifyReply {
-    const headers = cache === 'current' ? cacheHeaders(this.cache.currentMaxAge, true) : cacheHeaders(this.cache.consistentMaxAge, false);
-    return reply.headers({ ...headers, 'last-modified': lastModified(file.createdAt), 'content-type': TEXT }).send(Buffer.from(file.data.buffer, file.data.byteOffset, file.data.byteLength));
+  /**
+   * The bytes to send: gzip for clients that ask for it (Go's transport, and so notary and docker,
+   * always do) when the file is large enough to gain and is held by the cache, where its gzip form
+   * is computed once. Decompressed, the body is exactly the stored bytes.
+   */
+  private encode(req: FastifyRequest, reply: FastifyReply, file: StoredFile): Buffer {
+    const raw = Buffer.from(file.data.buffer, file.data.byteOffset, file.data.byteLength);
+    if (raw.length < GZIP_MIN_BYTES) return raw;
+    reply.header('vary', 'Accept-Encoding');
+    if (!/\bgzip\b/.test(req.headers['accept-encoding'] ?? '') || !this.opts.service.current.isCached(file)) return raw;
+    let gz = this.gzipped.get(file);
+    if (gz === undefined) {
+      gz = gzipSync(raw, { level: 6 });
+      this.gzipped.set(file, gz);
+    }
+    if (gz.length >= raw.length) return raw;
+    reply.header('content-encoding', 'gzip');
+    return gz;
+  }
+
+  private sendFile(req: FastifyRequest, reply: FastifyReply, file: StoredFile, cache: 'current' | 'consistent'): FastifyReply {
+    let modified = this.modified.get(file);
+    if (modified === undefined) {
+      modified = lastModified(file.createdAt);
+      this.modified.set(file, modified);
+    }
+    reply.headers(cache === 'current' ? this.currentHeaders : this.consistentHeaders);
+    reply.header('last-modified', modified);
+    reply.header('content-type', TEXT);
+    return reply.send(this.encode(req, reply, file));
   }
 
   private async handle(req: FastifyRequest, reply: FastifyReply, route: RouteMatch, query: URLSearchParams): Promise<FastifyReply> {
@@ -196,11 +234,11 @@ export class TrustHttp {
         return reply.send();
       }
       case 'getByHash':
-        return this.sendFile(reply, await svc.getByChecksum(gun, role, route.checksum ?? ''), 'consistent');
+        return this.sendFile(req, reply, await svc.getByChecksum(gun, role, route.checksum ?? ''), 'consistent');
       case 'getByVersion':
-        return this.sendFile(reply, await svc.getByVersion(gun, role, Number(route.version)), 'consistent');
+        return this.sendFile(req, reply, await svc.getByVersion(gun, role, Number(route.version)), 'consistent');
       case 'getCurrent':
-        return this.sendFile(reply, await svc.getCurrent(gun, role), 'current');
+        return this.sendFile(req, reply, await svc.getCurrent(gun, role), 'current');
       case 'getKey':
       case 'rotateKey': {
         const r = role as 'snapshot' | 'timestamp';

@@ -4,17 +4,20 @@
  * GetKey, RotateKey, DeleteTUF, Changefeed), plus Node's process metrics.
  *
  * Contract: one registry per server instance (two servers in one test process do not collide);
- * `observe` is cheap enough for every request.
+ * `observe` is cheap enough for every request: latencies and sizes are histograms (fixed buckets,
+ * no allocation per observation) rather than notary's summaries, and labelled children are cached.
  */
-import { Counter, Registry, Summary, collectDefaultMetrics } from 'prom-client';
+import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 export type Operation = 'UpdateTUF' | 'GetRoleByHash' | 'GetRoleByVersion' | 'GetRole' | 'GetKey' | 'RotateKey' | 'DeleteTUF' | 'Changefeed';
 
 export class ServerMetrics {
   readonly registry = new Registry();
   private readonly requests: Counter<'operation' | 'method' | 'code'>;
-  private readonly duration: Summary<'operation'>;
-  private readonly responseSize: Summary<'operation'>;
+  private readonly duration: Histogram<'operation'>;
+  private readonly responseSize: Histogram<'operation'>;
+  private readonly counters = new Map<string, { inc(): void }>();
+  private readonly histograms = new Map<string, { duration: { observe(v: number): void }; size: { observe(v: number): void } }>();
 
   constructor(opts: { processMetrics?: boolean } = {}) {
     const registers = [this.registry];
@@ -22,21 +25,32 @@ export class ServerMetrics {
       name: 'notary_server_http_requests_total', help: 'Total number of HTTP requests made.',
       labelNames: ['operation', 'method', 'code'], registers,
     });
-    this.duration = new Summary({
+    this.duration = new Histogram({
       name: 'notary_server_http_request_duration_microseconds', help: 'The HTTP request latencies in microseconds.',
-      labelNames: ['operation'], percentiles: [0.5, 0.9, 0.99], maxAgeSeconds: 600, ageBuckets: 5, registers,
+      labelNames: ['operation'], buckets: [250, 500, 1000, 2500, 5000, 10_000, 25_000, 50_000, 100_000, 250_000, 1_000_000, 5_000_000], registers,
     });
-    this.responseSize = new Summary({
+    this.responseSize = new Histogram({
       name: 'notary_server_http_response_size_bytes', help: 'The HTTP response sizes in bytes.',
-      labelNames: ['operation'], percentiles: [0.5, 0.9, 0.99], maxAgeSeconds: 600, ageBuckets: 5, registers,
+      labelNames: ['operation'], buckets: [128, 512, 2048, 8192, 32_768, 131_072, 524_288, 2_097_152], registers,
     });
     if (opts.processMetrics !== false) collectDefaultMetrics({ register: this.registry });
   }
 
   observe(operation: Operation, method: string, code: number, micros: number, bytes: number): void {
-    this.requests.inc({ operation, method: method.toLowerCase(), code: String(code) });
-    this.duration.observe({ operation }, micros);
-    this.responseSize.observe({ operation }, bytes);
+    const key = `${operation} ${method} ${code}`;
+    let counter = this.counters.get(key);
+    if (counter === undefined) {
+      counter = this.requests.labels({ operation, method: method.toLowerCase(), code: String(code) });
+      this.counters.set(key, counter);
+    }
+    counter.inc();
+    let h = this.histograms.get(operation);
+    if (h === undefined) {
+      h = { duration: this.duration.labels({ operation }), size: this.responseSize.labels({ operation }) };
+      this.histograms.set(operation, h);
+    }
+    h.duration.observe(micros);
+    h.size.observe(bytes);
   }
 
   text(): Promise<string> {

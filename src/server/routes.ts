@@ -63,9 +63,14 @@ const ROUTES: readonly RouteDef[] = [
   { method: 'GET', re: /^\/v2\/_trust\/changefeed$/, kind: 'globalChangefeed', operation: 'Changefeed', actions: ['*'] },
 ];
 
+/** Cheap tests that rule a route out before its regex runs (most requests are current reads). */
+const HASHED = /\.[a-fA-F0-9]{64,128}\.json$/;
+const VERSIONED = /\/_trust\/tuf\/[0-9]+\./;
+
 export function matchRoute(method: string, path: string): RouteMatch {
   for (const r of ROUTES) {
     if (r.method !== method) continue;
+    if ((r.kind === 'getByHash' && !HASHED.test(path)) || (r.kind === 'getByVersion' && !VERSIONED.test(path))) continue;
     const m = r.re.exec(path);
     if (m === null) continue;
     const g = m.groups ?? {};
@@ -82,8 +87,20 @@ export function matchRoute(method: string, path: string): RouteMatch {
   return { kind: 'notFound', actions: [] };
 }
 
-/** Why a GUN is refused, or undefined when it is acceptable. */
+const goodGuns = new Set<string>();
+
+/** Why a GUN is refused, or undefined when it is acceptable (accepted GUNs are remembered). */
 export function checkGun(gun: string): string | undefined {
+  if (goodGuns.has(gun)) return undefined;
+  const why = gunProblem(gun);
+  if (why === undefined) {
+    if (goodGuns.size >= 10_000) goodGuns.clear();
+    goodGuns.add(gun);
+  }
+  return why;
+}
+
+function gunProblem(gun: string): string | undefined {
   if (Buffer.byteLength(gun) > 255) return 'a GUN is at most 255 bytes';
   // eslint-disable-next-line no-control-regex
   if (/[\u0000-\u001f\u007f]/.test(gun)) return 'a GUN must not contain control characters';

@@ -124,14 +124,15 @@ export class TrustService {
   }
 
   async getByChecksum(gun: string, role: string, checksum: string): Promise<StoredFile> {
-    const file = await this.read('reading metadata', () => this.store.getChecksum(gun, role, checksum.toLowerCase()));
+    const sha = checksum.toLowerCase();
+    const file = await this.read('reading metadata', () => this.current.fixed(gun, `h:${role}:${sha}`, () => this.store.getChecksum(gun, role, sha)));
     if (file === undefined) throw notFound();
     return file;
   }
 
   async getByVersion(gun: string, role: string, version: number): Promise<StoredFile> {
     if (!Number.isSafeInteger(version)) throw notFound();
-    const file = await this.read('reading metadata', () => this.store.getVersion(gun, role, version));
+    const file = await this.read('reading metadata', () => this.current.fixed(gun, `v:${role}:${version}`, () => this.store.getVersion(gun, role, version)));
     if (file === undefined) throw notFound();
     return file;
   }

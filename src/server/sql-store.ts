@@ -3,7 +3,8 @@
  * (src/storage), with the schema of sql-schema.ts.
  *
  * Contract (on top of store.ts):
- * - One transaction per `updateMany`/`deleteGun`; SQLite takes the write lock up front
+ * - One transaction per `updateMany`/`deleteGun` (on PostgreSQL `updateMany` is a single
+ *   statement, so one round trip); SQLite takes the write lock up front
  *   (`BEGIN IMMEDIATE`) so two processes never deadlock on a lock upgrade. A duplicate key on any
  *   backend is `VERSION_CONFLICT`; connection loss and lock timeouts are `UNAVAILABLE`; any other
  *   write failure (SQLITE_FULL) is `WRITE_FAILED` with nothing written.
@@ -160,26 +161,53 @@ export class SqlMetaStore implements MetaStore {
     });
   }
 
+  /**
+   * PostgreSQL: the whole update as one statement (one round trip, atomic by itself): the version
+   * check, the rows, the changefeed rows and the NOTIFY, which PostgreSQL sends at commit.
+   */
+  private async updateManyPostgres(gun: string, updates: readonly MetaUpdate[], minVersions: ReadonlyMap<string, number>, ts: string): Promise<void> {
+    const values = sql.join(updates.map((u) => sql`(${u.role}::varchar, ${u.version}::bigint, ${Buffer.from(u.data)}::bytea, ${sha256Hex(u.data)}::char(64))`));
+    const newer = sql.join([...minVersions].map(([role, version]) => sql`(role = ${role} AND version >= ${version})`), sql` OR `);
+    const r = await sql<{ inserted: string | number }>`
+      WITH chk AS (SELECT 1 FROM tuf_files WHERE gun = ${gun} AND (${newer}) LIMIT 1),
+      ins AS (
+        INSERT INTO tuf_files (created_at, updated_at, gun, role, version, data, sha256)
+        SELECT ${ts}::timestamp, ${ts}::timestamp, ${gun}, v.role, v.version, v.data, v.sha256
+        FROM (VALUES ${values}) AS v(role, version, data, sha256)
+        WHERE NOT EXISTS (SELECT 1 FROM chk)
+        RETURNING role, version, sha256),
+      feed AS (
+        INSERT INTO changefeed (created_at, gun, version, sha256, category)
+        SELECT ${ts}::timestamp, ${gun}, version, sha256, 'update' FROM ins WHERE role = 'timestamp'
+        RETURNING id)
+      SELECT (SELECT count(*) FROM ins) AS inserted, (SELECT count(*) FROM feed) AS fed,
+        (SELECT count(*) FROM (SELECT pg_notify(${NOTIFY_CHANNEL}, ${gun}) FROM (SELECT 1 FROM ins LIMIT 1) one) n) AS notified`.execute(this.db);
+    if (Number(r.rows[0]?.inserted ?? 0) !== updates.length) {
+      throw new MetaStoreError('VERSION_CONFLICT', 'a version at least as new as the update is already stored');
+    }
+  }
+
   async updateMany(gun: string, updates: readonly MetaUpdate[]): Promise<void> {
     const minVersions = minVersionsByRole(updates);
     const ts = sqlTimestamp(this.now());
+    if (updates.length === 0) return;
     try {
+      if (this.backend === 'postgres') {
+        await this.updateManyPostgres(gun, updates, minVersions, ts);
+        return;
+      }
       await this.inTransaction(async (trx) => {
-        for (const [role, version] of minVersions) {
-          const newer = await trx.selectFrom('tuf_files').select('id').where('gun', '=', gun).where('role', '=', role)
-            .where('version', '>=', version).limit(1).executeTakeFirst();
-          if (newer !== undefined) throw new MetaStoreError('VERSION_CONFLICT', `${role} version ${version} is not newer than the stored one`);
-        }
-        for (const u of updates) {
-          const sha256 = sha256Hex(u.data);
-          await trx.insertInto('tuf_files').values({
-            created_at: ts, updated_at: ts, deleted_at: null, gun, role: u.role, version: u.version, data: Buffer.from(u.data), sha256,
-          }).execute();
-          if (u.role === 'timestamp') {
-            await trx.insertInto('changefeed').values({ created_at: ts, gun, version: u.version, sha256, category: 'update' }).execute();
-          }
-        }
-        if (this.backend === 'postgres') await sql`select pg_notify(${NOTIFY_CHANNEL}, ${gun})`.execute(trx);
+        // One round trip for notary's per-role check "is anything at this version or newer stored?"
+        const newer = await trx.selectFrom('tuf_files').select(['role', 'version']).where('gun', '=', gun)
+          .where((eb) => eb.or([...minVersions].map(([role, version]) => eb.and([eb('role', '=', role), eb('version', '>=', version)]))))
+          .limit(1).executeTakeFirst();
+        if (newer !== undefined) throw new MetaStoreError('VERSION_CONFLICT', `${newer.role} version ${Number(newer.version)} is stored, the update is not newer`);
+        const rows = updates.map((u) => ({
+          created_at: ts, updated_at: ts, deleted_at: null, gun, role: u.role, version: u.version, data: Buffer.from(u.data), sha256: sha256Hex(u.data),
+        }));
+        await trx.insertInto('tuf_files').values(rows).execute();
+        const feed = rows.filter((r) => r.role === 'timestamp').map((r) => ({ created_at: ts, gun, version: r.version, sha256: r.sha256, category: 'update' }));
+        if (feed.length > 0) await trx.insertInto('changefeed').values(feed).execute();
       });
     } catch (e) {
       throw writeError(`writing metadata of ${gun}`, e);
