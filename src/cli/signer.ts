@@ -92,11 +92,14 @@ export function registerSignerCommands(program: Command): void {
     .command('rekey')
     .description('re-encrypt every stored key under passphrase alias ALIAS, in one transaction')
     .requiredOption('--to <alias>', 'target passphrase alias (its passphrase is read from NOTARY_SIGNER_<ALIAS>)')
-    .action((opts, cmd) => rekey({ ...(cmd.optsWithGlobals() as { config?: string }), to: opts.to }).catch(reportFailure));
+    // Repeated here because `vouch` parses options positionally: `signer rekey -c FILE` must work too.
+    .option('-c, --config <file>', 'notary-signer JSON configuration file')
+    .action((opts, cmd) => rekey({ ...(cmd.optsWithGlobals() as { config?: string }), ...opts }).catch(reportFailure));
   signer
     .command('health')
     .description('check the key database and that every alias passphrase decrypts its keys')
     .option('--all', 'decrypt every key, not one per alias')
     .option('--json', 'print the report as JSON')
+    .option('-c, --config <file>', 'notary-signer JSON configuration file')
     .action((opts, cmd) => health({ ...(cmd.optsWithGlobals() as { config?: string }), ...opts }).catch(reportFailure));
 }
