@@ -50,24 +50,4 @@ export function noSuchTarget(name: string): ClientError {
   return new ClientError('NO_SUCH_TARGET', `No valid trust data for ${name}`);
 }
 
-/** Short text of a Node I/O error, e.g. `permission denied`. */
-export function ioReason(e: unknown): string {
-  const code = (e as { code?: unknown } | null)?.code;
-  const known: Readonly<Record<string, string>> = {
-    EACCES: 'permission denied',
-    EPERM: 'operation not permitted',
-    ENOSPC: 'no space left on device',
-    EDQUOT: 'disk quota exceeded',
-    ENOENT: 'no such file or directory',
-    ENOTDIR: 'not a directory',
-    EISDIR: 'is a directory',
-    EROFS: 'read-only file system',
-    EIO: 'input/output error',
-  };
-  if (typeof code === 'string' && known[code] !== undefined) return known[code];
-  return e instanceof Error ? e.message : String(e);
-}
-
-export function isErrno(e: unknown, code: string): boolean {
-  return (e as { code?: unknown } | null)?.code === code;
-}
+export { describeIoError as ioReason, isNodeError as isErrno } from '../errors.ts';

@@ -35,25 +35,4 @@ export function attemptsExceeded(cause?: unknown): KeyStoreError {
   return new KeyStoreError('ATTEMPTS_EXCEEDED', 'maximum number of passphrase attempts exceeded', { cause });
 }
 
-/** A short description of a Node I/O error: `permission denied`, `no space left on device`. */
-export function describeIoError(e: unknown): string {
-  const code = (e as { code?: unknown } | null)?.code;
-  const known: Readonly<Record<string, string>> = {
-    EACCES: 'permission denied',
-    EPERM: 'operation not permitted',
-    ENOSPC: 'no space left on device',
-    EDQUOT: 'disk quota exceeded',
-    ENOENT: 'no such file or directory',
-    ENOTDIR: 'not a directory',
-    EISDIR: 'is a directory',
-    EROFS: 'read-only file system',
-    EEXIST: 'file exists',
-    EIO: 'input/output error',
-  };
-  if (typeof code === 'string' && known[code] !== undefined) return known[code];
-  return e instanceof Error ? e.message : String(e);
-}
-
-export function isNodeError(e: unknown, code: string): boolean {
-  return (e as { code?: unknown } | null)?.code === code;
-}
+export { describeIoError, isNodeError } from '../errors.ts';
