@@ -33,24 +33,7 @@ function loadConfig(file: string): ServerConfig {
   return parseServerConfig(text, file, process.env);
 }
 
-/**
- * A pg client checked out of the pool emits 'error' without a listener when the database dies
- * mid-query; the query itself is rejected and answered 503, so the event must not end the
- * process. Anything else unexpected is fatal, as Node's default.
- */
-function guardProcess(): void {
-  process.on('uncaughtException', (e) => {
-    if (/^Connection terminated unexpectedly$/.test(e.message)) {
-      process.stderr.write('vouch server: a database connection was lost; requests will report it until it returns\n');
-      return;
-    }
-    process.stderr.write(`vouch server: unexpected error: ${e.stack ?? e.message}\n`);
-    process.exit(1);
-  });
-}
-
 async function serve(opts: ServerOptions): Promise<void> {
-  guardProcess();
   let embedded: Embedded | undefined;
   let config: ServerConfig;
   if (opts.config !== undefined) {

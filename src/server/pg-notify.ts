@@ -8,25 +8,13 @@
  * unanswered. Reconnects run in the background with backoff up to 1 s; `start()` never throws
  * (a database that is down at start-up simply starts in `down`). `stop()` ends everything.
  */
-import { readFileSync } from 'node:fs';
-import type { ConnectionOptions } from 'node:tls';
 import pg from 'pg';
-import { parsePostgresUrl, type PgConnection } from '../storage/config.ts';
+import { parsePostgresUrl } from '../storage/config.ts';
+import { pgSsl } from '../storage/database.ts';
 import type { StoreEvent } from './store.ts';
 
 export const NOTIFY_CHANNEL = 'vouch_tuf';
 
-function ssl(c: PgConnection): false | ConnectionOptions {
-  if (c.sslMode === 'disable' || c.sslMode === 'allow' || c.sslMode === 'prefer') return false;
-  const files: ConnectionOptions = {
-    ...(c.sslRootCert !== undefined ? { ca: readFileSync(c.sslRootCert) } : {}),
-    ...(c.sslCert !== undefined ? { cert: readFileSync(c.sslCert) } : {}),
-    ...(c.sslKey !== undefined ? { key: readFileSync(c.sslKey) } : {}),
-  };
-  if (c.sslMode === 'require') return { ...files, rejectUnauthorized: false };
-  if (c.sslMode === 'verify-ca') return { ...files, rejectUnauthorized: true, checkServerIdentity: () => undefined };
-  return { ...files, rejectUnauthorized: true };
-}
 
 export class PgNotifications {
   private readonly dbUrl: string;
@@ -68,7 +56,7 @@ export class PgNotifications {
     if (this.stopped) return;
     const c = parsePostgresUrl(this.dbUrl);
     const client = new pg.Client({
-      host: c.host, port: c.port, user: c.user, password: c.password, database: c.database, ssl: ssl(c),
+      host: c.host, port: c.port, user: c.user, password: c.password, database: c.database, ssl: pgSsl(c),
       connectionTimeoutMillis: 5_000, keepAlive: true, query_timeout: 5_000,
     });
     this.client = client;

@@ -97,6 +97,8 @@ export class RemoteSigningService implements SigningService {
   constructor(opts: RemoteSignerOptions) {
     const creds = clientCredentials(opts.tls);
     const channel: ChannelOptions = {
+      // grpc-js backs off up to 120 s by default; a restarted signer should be back within seconds.
+      'grpc.max_reconnect_backoff_ms': 2_000,
       ...(opts.serverName !== undefined ? { 'grpc.ssl_target_name_override': opts.serverName, 'grpc.default_authority': opts.serverName } : {}),
     };
     this.km = new KeyManagementClient(opts.address, creds, channel);

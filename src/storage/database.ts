@@ -68,7 +68,8 @@ function sqliteDialect(dbUrl: string, busyTimeoutMs: number): Dialect {
   return new SqliteDialect({ database: handle });
 }
 
-function pgSsl(c: PgConnection): false | ConnectionOptions {
+/** lib/pq's sslmode semantics as node:tls options (also used by the server's LISTEN connection). */
+export function pgSsl(c: PgConnection): false | ConnectionOptions {
   if (c.sslMode === 'disable' || c.sslMode === 'allow' || c.sslMode === 'prefer') return false;
   const files: ConnectionOptions = {
     ...(c.sslRootCert !== undefined ? { ca: readFileSync(c.sslRootCert) } : {}),
@@ -95,6 +96,9 @@ function postgresDialect(dbUrl: string, o: typeof DEFAULTS): Dialect {
     query_timeout: o.statementTimeoutMs + 1_000, idleTimeoutMillis: 30_000,
   });
   pool.on('error', () => { /* an idle client lost its connection; the next query reports it */ });
+  // A client checked out when the database dies emits 'error' besides rejecting its query; without
+  // a listener that event would end the process.
+  pool.on('connect', (client) => client.on('error', () => { /* the pending query reports it */ }));
   return new PostgresDialect({ pool });
 }
 

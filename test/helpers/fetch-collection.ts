@@ -117,7 +117,8 @@ function metaSha256Hex(source: string, signed: JsonObject, role: string): string
 function delegatedRoleNames(file: string, signed: JsonObject): string[] {
   const delegations = signed['delegations'];
   const roles = isObject(delegations) ? delegations['roles'] : undefined;
-  if (roles === undefined) return [];
+  // notary writes `"roles":null` once the last delegation is removed.
+  if (roles === undefined || roles === null) return [];
   if (!Array.isArray(roles)) throw new Error(`${file}: delegations.roles is not an array`);
   return roles.map((r: unknown) => {
     const name = isObject(r) ? r['name'] : undefined;
