@@ -21,6 +21,7 @@ import { generateKeyPairFiles } from '../keystore/key-pair-files.ts';
 import { formatKeyList, formatKeyListJson } from '../keystore/listing.ts';
 import type { PassphraseRetriever } from '../keystore/passphrase.ts';
 import { loadClientConfig } from './config.ts';
+import type { KeyCommandTokens } from './key-token.ts';
 import { askConfirm, cliPassphraseRetriever, closePrompts, namedPassphraseRetriever, sharedLineReader } from './passphrase.ts';
 
 export const BACKUP_PASSPHRASE_VARIABLE = 'VOUCH_BACKUP_PASSPHRASE';
@@ -33,7 +34,10 @@ Trust dir: -d/--trustDir, else trust_dir from the config file given with -c/--co
 config.json format), else docker's: $DOCKER_CONFIG/trust, or ~/.docker/trust.
 Passphrases: NOTARY_ROOT_PASSPHRASE, NOTARY_TARGETS_PASSPHRASE, NOTARY_SNAPSHOT_PASSPHRASE,
 NOTARY_DELEGATION_PASSPHRASE (every non-base role), then DOCKER_CONTENT_TRUST_ROOT_PASSPHRASE and
-DOCKER_CONTENT_TRUST_REPOSITORY_PASSPHRASE; otherwise a prompt on a terminal.`;
+DOCKER_CONTENT_TRUST_REPOSITORY_PASSPHRASE; otherwise a prompt on a terminal.
+Hardware tokens (PKCS#11, see vouch --help) come first: new root keys are created on the token
+(with an encrypted backup copy in the files), list shows each key's location, token keys cannot be
+exported, import loads an encrypted root key file onto the token, remove asks which copy.`;
 
 const BACKUP_ADVICE = `
 Losing the root key is unrecoverable: every repository it signs would have to be re-created and
@@ -46,6 +50,7 @@ Restore with: vouch key restore FILE`;
 interface StoreContext {
   readonly store: KeyFileStore;
   readonly retriever: PassphraseRetriever;
+  readonly configFile: string | undefined;
 }
 
 function stringOpt(opts: Record<string, unknown>, name: string): string | undefined {
@@ -60,7 +65,13 @@ function openStore(cmd: CommandUnknownOpts): StoreContext {
   const retriever = cliPassphraseRetriever({ mode: 'notary' });
   const store = KeyFileStore.open(config.trustDir, { retriever });
   for (const m of store.migration.migrated) process.stderr.write(`Migrated legacy key file ${m.from} to ${store.keyPath(m.keyId)}\n`);
-  return { store, retriever };
+  return { store, retriever, configFile: config.configFile };
+}
+
+/** The hardware-token side of a key command (key-token.ts), loaded only when a command needs it. */
+async function openTokens(cmd: CommandUnknownOpts, ctx: StoreContext): Promise<KeyCommandTokens> {
+  const { KeyCommandTokens: Tokens } = await import('./key-token.ts');
+  return Tokens.open(cmd, ctx.store, ctx.configFile, { reader: sharedLineReader, stdout: process.stdout, stderr: process.stderr });
 }
 
 function warnProblems(problems: readonly { path: string; message: string }[]): void {
@@ -111,9 +122,10 @@ function generateCommand(): CommandUnknownOpts {
         process.stdout.write(`Generated new ${alg} ${opts.role} key with keyID: ${files.keyId}\n`);
         return;
       }
-      const { store } = openStore(cmd);
-      const { info } = await store.generate(opts.role, { keyType });
-      process.stdout.write(`Generated new ${alg} ${opts.role} key with keyID: ${info.keyId}\n`);
+      const ctx = openStore(cmd);
+      const onToken = keyType === 'ecdsa' ? await (await openTokens(cmd, ctx)).generate(opts.role) : undefined;
+      const keyId = onToken?.keyId ?? (await ctx.store.generate(opts.role, { keyType })).info.keyId;
+      process.stdout.write(`Generated new ${alg} ${opts.role} key with keyID: ${keyId}\n`);
     }));
 }
 
@@ -121,12 +133,11 @@ function listCommand(): CommandUnknownOpts {
   return withStoreOptions(new Command('list')
     .description('Lists all keys known to vouch: table ROLE, GUN, KEY ID, LOCATION (or JSON with --json).')
     .option('--json', 'print a JSON array of {id, role, gun, location, path}'))
-    .action(action((opts: { json?: boolean }, cmd: CommandUnknownOpts) => {
-      const { store } = openStore(cmd);
-      const { keys, problems } = store.list();
-      warnProblems(problems);
+    .action(action(async (opts: { json?: boolean }, cmd: CommandUnknownOpts) => {
+      const ctx = openStore(cmd);
+      warnProblems(ctx.store.list().problems);
+      const keys = await (await openTokens(cmd, ctx)).listKeys();
       process.stdout.write(opts.json === true ? formatKeyListJson(keys) : formatKeyList(keys));
-      return Promise.resolve();
     }));
 }
 
@@ -139,9 +150,11 @@ function importCommand(): CommandUnknownOpts {
     .option('-r, --role <role>', 'Role to import key with, if a role is not already given in a PEM header')
     .option('-g, --gun <gun>', 'Gun to import key with, if a gun is not already given in a PEM header'))
     .action(action(async (files: string[], opts: { role?: string; gun?: string }, cmd: CommandUnknownOpts) => {
-      const { store, retriever } = openStore(cmd);
+      const ctx = openStore(cmd);
       const sources = files.map((name) => ({ name, text: readFileCapped(name, MAX_IMPORT_FILE_BYTES).toString('utf8') }));
-      const result = await importKeys(store, sources, { role: opts.role, gun: opts.gun }, retriever);
+      const rest = await (await openTokens(cmd, ctx)).importRootBackups(sources, { role: opts.role, gun: opts.gun }, ctx.retriever);
+      if (rest.length === 0 && sources.length > 0) return;
+      const result = await importKeys(ctx.store, rest, { role: opts.role, gun: opts.gun }, ctx.retriever);
       for (const k of result.imported) process.stderr.write(`Imported ${k.role} key ${k.keyId}\n`);
       for (const s of result.skipped) process.stderr.write(`Skipped key ${s.keyId}: ${s.reason}\n`);
     }));
@@ -155,12 +168,13 @@ function exportCommand(): CommandUnknownOpts {
     .option('--gun <guns>', 'GUNs for which to export keys (repeatable, or comma-separated)', collect, [] as string[])
     .option('--key <ids>', 'Key IDs to export (repeatable, or comma-separated)', collect, [] as string[])
     .option('-o, --output <file>', 'Filepath to write export output to'))
-    .action(action((opts: { gun: string[]; key: string[]; output?: string }, cmd: CommandUnknownOpts) => {
-      const { store } = openStore(cmd);
-      const bundle = exportKeys(store, { keyIds: opts.key.map(checkKeyId), guns: opts.gun });
+    .action(action(async (opts: { gun: string[]; key: string[]; output?: string }, cmd: CommandUnknownOpts) => {
+      const ctx = openStore(cmd);
+      const keyIds = opts.key.map(checkKeyId);
+      if (keyIds.length > 0) await (await openTokens(cmd, ctx)).checkExportable(keyIds);
+      const bundle = exportKeys(ctx.store, { keyIds, guns: opts.gun });
       if (opts.output === undefined) process.stdout.write(bundle);
       else replaceFileAtomic(opts.output, Buffer.from(bundle, 'utf8'));
-      return Promise.resolve();
     }));
 }
 
@@ -184,8 +198,10 @@ function removeCommand(): CommandUnknownOpts {
     .argument('<keyID>'))
     .action(action(async (keyId: string, _opts: unknown, cmd: CommandUnknownOpts) => {
       checkKeyId(keyId);
-      const { store } = openStore(cmd);
+      const ctx = openStore(cmd);
+      const { store } = ctx;
       process.stdout.write('\n');
+      if (await (await openTokens(cmd, ctx)).remove(keyId)) return;
       if (!store.has(keyId)) throw new KeyStoreError('KEY_NOT_FOUND', `No key with ID ${keyId} found`);
       const info = store.get(keyId);
       const description = `${keyId} (role ${info.role}) from ${info.location}`;
