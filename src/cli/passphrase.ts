@@ -71,8 +71,14 @@ export function createLineReader(input: NodeJS.ReadableStream, output: NodeJS.Wr
   };
   return {
     async question(prompt, opts = {}) {
-      output.write(prompt);
       const hidden = opts.echo === false;
+      // Put the terminal into readline's raw mode before the prompt appears: typing that starts as
+      // soon as the prompt shows must never reach the terminal's own (cooked-mode) echo.
+      if (!ended) {
+        muted = hidden;
+        open();
+      }
+      output.write(prompt);
       const queued = lines.shift();
       let line: string | null;
       if (queued !== undefined) {
@@ -80,14 +86,13 @@ export function createLineReader(input: NodeJS.ReadableStream, output: NodeJS.Wr
       } else if (ended) {
         line = null;
       } else {
-        muted = hidden;
         const r = open();
         line = await new Promise<string | null>((resolve) => {
           waiting.push(resolve);
           r.resume();
         });
-        muted = false;
       }
+      muted = false;
       if (hidden) output.write('\n');
       return line;
     },
