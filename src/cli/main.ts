@@ -5,13 +5,12 @@
  * loading), so they are registered only when the command line asks for them or for help.
  */
 import { Command } from '@commander-js/extra-typings';
-import { readFileSync } from 'node:fs';
 import { registerKeyCommands } from './key.ts';
 import { registerRepositoryCommands } from './notary/index.ts';
 import { registerTrustCommands } from './trust.ts';
 import { addPkcs11Options, PKCS11_HELP } from './pkcs11.ts';
-
-const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+// Imported, not read at run time: the built CLI (bin/build.mjs) carries the version with it.
+import pkg from '../../package.json' with { type: 'json' };
 
 const program = new Command('vouch')
   .description('Docker Content Trust / Notary v1: trust client, trust server and signer, compatible with notary 0.7')
