@@ -1,27 +1,15 @@
-import 'reflect-metadata';
 /**
  * X.509 certificates as notary's Go code sees them: parsing (fields that notary's rules read),
  * PEM certificate bundles, and chain building to a pinned CA the way Go's `Certificate.Verify`
  * does it. Pure: time is always a parameter. Policy (what counts as a valid root certificate,
  * error wording) lives in src/tuf/certs.ts; root-certificate creation in ./x509-create.ts.
  *
- * `reflect-metadata` must be loaded before @peculiar/x509, which throws at import time otherwise.
- * @peculiar/x509 reads names, dates and extensions; the raw pieces Go compares byte-wise (TBS,
- * issuer and subject names, signature algorithm OID) are taken from the DER by `readCertDer`,
- * with ./der.ts.
+ * The DER walk itself (the fields as Go's parser reads them) is ./x509-parse.ts.
  */
-import {
-  BasicConstraintsExtension,
-  ExtendedKeyUsageExtension,
-  KeyUsageFlags,
-  KeyUsagesExtension,
-  X509Certificate,
-} from '@peculiar/x509';
 import { createPublicKey, verify } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
-import { DerError, TAG, readDerSequence } from './der.ts';
-import type { DerReader } from './der.ts';
 import { decodePemBlocks, encodePem } from './pem.ts';
+import { readCertificateDer } from './x509-parse.ts';
 import { CryptoError, keyAlgorithm } from './signatures.ts';
 
 export { createRootCertificate, ROOT_CERT_VALIDITY_DAYS } from './x509-create.ts';
@@ -50,7 +38,7 @@ export interface Certificate {
   readonly isCa: boolean;
   /** -1 when BasicConstraints carries no pathLenConstraint. */
   readonly maxPathLen: number;
-  /** KeyUsage bits in @peculiar/x509's `KeyUsageFlags` numbering; 0 when the extension is absent. */
+  /** Go's KeyUsage bits (digitalSignature 1, …, keyCertSign 32, …); 0 when the extension is absent. */
   readonly keyUsage: number;
   /** EKU OIDs; undefined when the extension is absent. */
   readonly extKeyUsage: readonly string[] | undefined;
@@ -93,57 +81,8 @@ export function isSha1Signature(cert: Certificate): boolean {
   return SIGNATURE_ALGORITHMS[cert.signatureAlgorithm]?.hash === 'sha1';
 }
 
-/** Certificates are a few KiB; this only keeps absurd inputs out of the parsers. */
-const CERT_MAX_BYTES = 1024 * 1024;
-
-interface CertDer {
-  readonly version: number;
-  readonly tbs: Uint8Array;
-  readonly signatureAlgorithm: string;
-  readonly signature: Uint8Array;
-  readonly issuer: Uint8Array;
-  readonly subject: Uint8Array;
-  readonly spki: Uint8Array;
-  readonly spkiAlgorithm: string;
-}
-
-/** The first element of an AlgorithmIdentifier, whose other elements must still be well-formed. */
-function algorithmOid(alg: DerReader): string {
-  const oid = alg.oid();
-  alg.remaining();
-  return oid;
-}
-
-/**
- * Splits a DER certificate into the raw pieces Go keeps (`RawTBSCertificate`, `RawIssuer`, …),
- * as copies. Every element at the levels it walks must be well-formed DER; `DerError` otherwise.
- */
-function readCertDer(der: Uint8Array): CertDer {
-  const cert = readDerSequence(der, 'Certificate', CERT_MAX_BYTES);
-  const tbs = cert.rawSequence('TBSCertificate');
-  const signatureAlgorithm = algorithmOid(cert.sequence('signatureAlgorithm'));
-  const signature = cert.bitString().slice();
-  cert.end();
-  const t = tbs.contents;
-  let version = 1;
-  const explicitVersion = t.optionalExplicit(0, 'version');
-  if (explicitVersion !== undefined) {
-    const v = explicitVersion.read(TAG.INTEGER).value;
-    if (v.length !== 1) throw new DerError('version: invalid version');
-    version = (v[0] as number) + 1;
-    explicitVersion.remaining();
-  }
-  t.read(TAG.INTEGER); // serialNumber
-  t.read(TAG.SEQUENCE); // signature
-  const issuer = t.read(TAG.SEQUENCE).encoded.slice();
-  t.read(TAG.SEQUENCE); // validity
-  const subject = t.read(TAG.SEQUENCE).encoded.slice();
-  const spki = t.rawSequence('SubjectPublicKeyInfo');
-  const spkiAlgorithm = algorithmOid(spki.contents.sequence('SubjectPublicKeyInfo algorithm'));
-  spki.contents.remaining();
-  t.remaining(); // unique IDs and extensions, which @peculiar/x509 reads
-  return { version, tbs: tbs.encoded.slice(), signatureAlgorithm, signature, issuer, subject, spki: spki.encoded.slice(), spkiAlgorithm };
-}
+/** Go's `x509.KeyUsageCertSign`. */
+const KEY_USAGE_CERT_SIGN = 1 << 5;
 
 function certPublicKey(spkiAlgorithm: string, spki: Uint8Array): { alg: CertKeyAlgorithm; key: KeyObject | undefined } {
   const alg: CertKeyAlgorithm =
@@ -157,13 +96,9 @@ function certPublicKey(spkiAlgorithm: string, spki: Uint8Array): { alg: CertKeyA
 /** Parses one DER certificate; `CryptoError('INVALID_CERTIFICATE')` for anything Go would refuse. */
 export function parseCertificate(der: Uint8Array): Certificate {
   try {
-    const raw = readCertDer(der);
-    const cert = new X509Certificate(Buffer.from(der));
+    const raw = readCertificateDer(der);
     const { alg, key } = certPublicKey(raw.spkiAlgorithm, raw.spki);
-    const bc = cert.getExtension(BasicConstraintsExtension);
-    const ku = cert.getExtension(KeyUsagesExtension);
-    const eku = cert.getExtension(ExtendedKeyUsageExtension);
-    const cns = cert.subjectName.getField('CN');
+    const bc = raw.basicConstraints;
     return {
       der: new Uint8Array(der),
       version: raw.version,
@@ -172,18 +107,18 @@ export function parseCertificate(der: Uint8Array): Certificate {
       signature: raw.signature,
       rawSubject: raw.subject,
       rawIssuer: raw.issuer,
-      commonName: cns[cns.length - 1] ?? '',
-      notBefore: cert.notBefore,
-      notAfter: cert.notAfter,
+      commonName: raw.commonName,
+      notBefore: raw.notBefore,
+      notAfter: raw.notAfter,
       spki: raw.spki,
       publicKeyAlgorithm: alg,
       publicKey: key,
-      basicConstraintsValid: bc !== null,
-      isCa: bc?.ca ?? false,
-      maxPathLen: bc?.pathLength ?? -1,
-      keyUsage: ku?.usages ?? 0,
-      extKeyUsage: eku === null ? undefined : Array.from(eku.usages, String),
-      hasUnhandledCriticalExtension: cert.extensions.some((e) => e.critical && !HANDLED_EXTENSIONS.has(e.type)),
+      basicConstraintsValid: bc !== undefined,
+      isCa: bc?.isCa ?? false,
+      maxPathLen: bc?.maxPathLen ?? -1,
+      keyUsage: raw.keyUsage,
+      extKeyUsage: raw.extKeyUsage,
+      hasUnhandledCriticalExtension: raw.extensions.some((e) => e.critical && !HANDLED_EXTENSIONS.has(e.oid)),
     };
   } catch (cause) {
     if (cause instanceof CryptoError && cause.code === 'INVALID_CERTIFICATE') throw cause;
@@ -249,7 +184,7 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
  */
 export function isSignedBy(child: Certificate, parent: Certificate): boolean {
   if ((parent.version === 3 && !parent.basicConstraintsValid) || (parent.basicConstraintsValid && !parent.isCa)) return false;
-  if (parent.keyUsage !== 0 && (parent.keyUsage & KeyUsageFlags.keyCertSign) === 0) return false;
+  if (parent.keyUsage !== 0 && (parent.keyUsage & KEY_USAGE_CERT_SIGN) === 0) return false;
   const alg = SIGNATURE_ALGORITHMS[child.signatureAlgorithm];
   const key = parent.publicKey;
   if (alg === undefined || key === undefined || alg.hash === 'sha1' || alg.hash === 'md5') return false;
