@@ -7,10 +7,19 @@
  * directories with short, relative, normalized names, each at most once, within size caps; links,
  * devices, PAX/long-name extensions, `..` and absolute paths are refused with `INVALID_BACKUP`.
  */
+import { createRequire } from 'node:module';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { posix } from 'node:path';
-import { Header } from 'tar';
+import type * as TarHeader from 'tar/header';
 import { KeyStoreError } from './errors.ts';
+
+let tarHeader: typeof TarHeader | undefined;
+
+/** tar's header codec, loaded on first use (only backup, export and import need it). */
+function headerClass(): typeof TarHeader.Header {
+  tarHeader ??= createRequire(import.meta.url)('tar/header') as typeof TarHeader;
+  return tarHeader.Header;
+}
 
 const BLOCK = 512;
 /** A key store of thousands of keys is still far below this. */
@@ -47,7 +56,7 @@ export function packArchive(entries: readonly ArchiveEntry[], mtime: Date): Buff
   for (const e of entries) {
     checkPath(e.path);
     const data = e.type === 'File' ? Buffer.from(e.data ?? new Uint8Array()) : Buffer.alloc(0);
-    const header = new Header({
+    const header = new (headerClass())({
       path: e.path, mode: e.mode, uid: 0, gid: 0, size: data.length, mtime: seconds, type: e.type, uname: '', gname: '',
     });
     const block = Buffer.alloc(BLOCK);
@@ -72,7 +81,7 @@ export function unpackArchive(gz: Uint8Array): ArchiveEntry[] {
   let off = 0;
   while (true) {
     if (off + BLOCK > tar.length) throw invalid('archive is truncated (no end-of-archive marker)');
-    const header = new Header(tar, off);
+    const header = new (headerClass())(tar, off);
     if (header.nullBlock) break;
     if (!header.cksumValid) throw invalid(`archive header at byte ${off} has a bad checksum`);
     const path = header.path ?? '';

@@ -12,7 +12,8 @@
  *   callers map them with `fromCkr`. Only `loadPkcs11Module` returns typed errors itself.
  * - `CK` holds the PKCS#11 2.40 constants the store uses, as the standard fixes them.
  */
-import pkcs11js from 'pkcs11js';
+import { createRequire } from 'node:module';
+import type * as Pkcs11js from 'pkcs11js';
 import { Pkcs11Error, ckrName } from './errors.ts';
 
 export type Handle = Buffer;
@@ -80,11 +81,19 @@ const SIGNATURE_BUFFER = 512;
 
 const trimPadding = (s: string): string => s.replace(/[\s\0]+$/, '');
 
-type Binding = InstanceType<typeof pkcs11js.PKCS11>;
+type Binding = InstanceType<typeof Pkcs11js.PKCS11>;
+
+let binding: typeof Pkcs11js | undefined;
+
+/** The native binding, loaded on first use: most commands never touch a token. */
+function pkcs11js(): typeof Pkcs11js {
+  binding ??= createRequire(import.meta.url)('pkcs11js') as typeof Pkcs11js;
+  return binding;
+}
 
 /** Loads and initialises the module at `path`. */
 export function loadPkcs11Module(path: string): Pkcs11Port {
-  const p11: Binding = new pkcs11js.PKCS11();
+  const p11: Binding = new (pkcs11js().PKCS11)();
   try {
     p11.load(path);
   } catch (cause) {
@@ -112,7 +121,7 @@ function safely(f: () => void): void {
   }
 }
 
-const template = (t: readonly Attribute[]): pkcs11js.Template => t.map((a) => ({ type: a.type, value: a.value }));
+const template = (t: readonly Attribute[]): Pkcs11js.Template => t.map((a) => ({ type: a.type, value: a.value }));
 
 class BindingPort implements Pkcs11Port {
   constructor(readonly path: string, private readonly p11: Binding) {}
