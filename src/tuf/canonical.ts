@@ -116,8 +116,50 @@ function encode(v: unknown, path: string, out: string[]): void {
   out.push('}');
 }
 
+/**
+ * Whether `JSON.stringify(v)` is already `v`'s canonical text: plain objects and arrays only, every
+ * object's keys in ascending UTF-8 order (as notary writes them, so as parsed metadata has them),
+ * strings without control characters or lone surrogates, numbers safe integers. Then the two
+ * encoders agree byte for byte: JSON.stringify escapes only `"` and `\` in such strings, as Go's
+ * canonical encoder does, and the native encoder is several times faster on a large targets file.
+ */
+function stringifyIsCanonical(v: unknown): boolean {
+  switch (typeof v) {
+    case 'string':
+      return !CONTROL.test(v) && v.isWellFormed();
+    case 'number':
+      return Number.isSafeInteger(v);
+    case 'boolean':
+      return true;
+    case 'object':
+      break;
+    default:
+      return false;
+  }
+  if (v === null) return true;
+  const proto: unknown = Object.getPrototypeOf(v);
+  if (Array.isArray(v)) {
+    if (proto !== Array.prototype) return false;
+    // Indexed, not `every`: a hole reads as undefined and is refused like the encoder refuses it.
+    for (let i = 0; i < v.length; i++) if (!stringifyIsCanonical(v[i])) return false;
+    return true;
+  }
+  if (proto !== Object.prototype && proto !== null) return false;
+  const obj = v as Record<string, unknown>;
+  let previous: string | undefined;
+  for (const k of Object.keys(obj)) {
+    if ((previous !== undefined && compareUtf8(previous, k) >= 0) || CONTROL.test(k) || !k.isWellFormed()) return false;
+    const member = obj[k];
+    // An undefined member is left out by both encoders; anything else must itself be canonical.
+    if (member !== undefined && !stringifyIsCanonical(member)) return false;
+    previous = k;
+  }
+  return true;
+}
+
 /** Canonical JSON text of a generic JSON value. */
 export function canonicalString(v: unknown): string {
+  if (stringifyIsCanonical(v)) return JSON.stringify(v);
   const out: string[] = [];
   encode(v, '', out);
   return out.join('');

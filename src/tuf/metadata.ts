@@ -96,14 +96,49 @@ export const MAX_TIMESTAMP_BYTES = 1 << 20;
 export const MAX_METADATA_BYTES = 100 << 20;
 const MAX_HASH_ENTRIES = 16;
 
-const STD_BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+const BASE64_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+const BASE64_VALUES = new Int8Array(128).fill(-1);
+for (let i = 0; i < BASE64_ALPHABET.length; i++) BASE64_VALUES[BASE64_ALPHABET.charCodeAt(i)] = i;
+const PAD = 0x3d; // '='
+
+/** The 6-bit value of the character at `i`, or -1 outside the standard alphabet. */
+function sextet(s: string, i: number): number {
+  const c = s.charCodeAt(i);
+  return c < 128 ? (BASE64_VALUES[c] as number) : -1;
+}
+
+/**
+ * Standard base64 with padding, decoded, or undefined: whole 4-character groups of the standard
+ * alphabet, `=` only as the last one or two characters. (A table decoder: a targets file holds
+ * tens of thousands of digests, and this is several times faster than a regular expression plus
+ * Buffer.from.)
+ */
+function decodeStdBase64(s: string): Uint8Array | undefined {
+  const n = s.length;
+  if (n % 4 !== 0) return undefined;
+  const pad = n === 0 || s.charCodeAt(n - 1) !== PAD ? 0 : s.charCodeAt(n - 2) === PAD ? 2 : 1;
+  const out = new Uint8Array((n / 4) * 3 - pad);
+  let o = 0;
+  for (let i = 0; i < n; i += 4) {
+    const last = i + 4 === n;
+    const a = sextet(s, i);
+    const b = sextet(s, i + 1);
+    const c = last && pad === 2 ? 0 : sextet(s, i + 2);
+    const d = last && pad > 0 ? 0 : sextet(s, i + 3);
+    if ((a | b | c | d) < 0) return undefined;
+    const x = (a << 18) | (b << 12) | (c << 6) | d;
+    out[o++] = x >>> 16;
+    if (o < out.length) out[o++] = (x >>> 8) & 0xff;
+    if (o < out.length) out[o++] = x & 0xff;
+  }
+  return out;
+}
 
 /** Strict standard base64 with padding, as Go's `[]byte` JSON decoding requires. */
 export function decodeBase64(s: unknown, path: string): Uint8Array {
-  if (typeof s !== 'string' || !STD_BASE64.test(s)) {
-    throw new ValidationError('INVALID_METADATA', `${path} is not valid base64`, path);
-  }
-  return new Uint8Array(Buffer.from(s, 'base64'));
+  const bytes = typeof s === 'string' ? decodeStdBase64(s) : undefined;
+  if (bytes === undefined) throw new ValidationError('INVALID_METADATA', `${path} is not valid base64`, path);
+  return bytes;
 }
 
 function invalid(role: string, msg: string, path = ''): ValidationError {
@@ -132,22 +167,37 @@ function expectStringArray(v: unknown, role: string, path: string): string[] {
 
 /** Members not in `known`; built with defineProperty semantics so `__proto__` stays a member. */
 function rest(obj: JsonObject, known: readonly string[]): JsonObject {
+  // Usually there are none: skip building the entry arrays (once per target in a large file).
+  if (Object.keys(obj).every((k) => known.includes(k))) return {};
   return Object.fromEntries<JsonValue>(Object.entries(obj).filter(([k]) => !known.includes(k)));
 }
 
 const HASH_SIZES: Record<string, number> = { sha256: 32, sha512: 64 };
 
+const FILE_META_MEMBERS = ['length', 'hashes', 'custom'];
+
+/**
+ * A FileMeta at `path` (in `role`'s file). Error paths are built only on failure: a targets file
+ * can hold tens of thousands of these.
+ */
 export function parseFileMeta(v: unknown, role: string, path: string): FileMeta {
-  const o = expectObject(v, role, path);
-  const length = expectInt(o.length, role, `${path}.length`);
+  if (!isJsonObject(v)) throw invalid(role, `${path} must be an object`, path);
+  const length = v.length;
+  if (typeof length !== 'number' || !Number.isSafeInteger(length)) throw invalid(role, `${path}.length must be an integer`, `${path}.length`);
   if (length < 0) throw invalid(role, `${path}.length cannot be negative`, `${path}.length`);
-  const h = expectObject(o.hashes ?? {}, role, `${path}.hashes`);
-  const entries = Object.entries(h);
-  if (entries.length > MAX_HASH_ENTRIES) throw invalid(role, `${path}.hashes has too many entries`, `${path}.hashes`);
+  const h = v.hashes ?? {};
+  if (!isJsonObject(h)) throw invalid(role, `${path}.hashes must be an object`, `${path}.hashes`);
+  const algs = Object.keys(h);
+  if (algs.length > MAX_HASH_ENTRIES) throw invalid(role, `${path}.hashes has too many entries`, `${path}.hashes`);
   const hashes = new Map<string, Uint8Array>();
-  for (const [alg, digest] of entries) hashes.set(alg, decodeBase64(digest, `${path}.hashes.${alg}`));
-  const meta: FileMeta = { length, hashes, unrecognized: rest(o, ['length', 'hashes', 'custom']) };
-  return o.custom === undefined ? meta : { ...meta, custom: o.custom };
+  for (const alg of algs) {
+    const digest = h[alg];
+    const bytes = typeof digest === 'string' ? decodeStdBase64(digest) : undefined;
+    if (bytes === undefined) throw new ValidationError('INVALID_METADATA', `${path}.hashes.${alg} is not valid base64`, `${path}.hashes.${alg}`);
+    hashes.set(alg, bytes);
+  }
+  const meta: FileMeta = { length, hashes, unrecognized: rest(v, FILE_META_MEMBERS) };
+  return v.custom === undefined ? meta : { ...meta, custom: v.custom };
 }
 
 /** notary's CheckValidHashStructures: known algorithms must have the right size, one is needed. */
@@ -216,7 +266,7 @@ export function parseTargetsSigned(signed: JsonObject, role: RoleName): TargetsS
   const common = parseCommon(signed, role, 'Targets', ['targets', 'delegations']);
   const targetsObj = expectObject(signed.targets ?? {}, role, 'signed.targets');
   const targets = new Map<string, FileMeta>();
-  for (const [name, meta] of Object.entries(targetsObj)) targets.set(name, parseFileMeta(meta, role, `signed.targets.${name}`));
+  for (const name of Object.keys(targetsObj)) targets.set(name, parseFileMeta(targetsObj[name], role, 'signed.targets.' + name));
   const del = expectObject(signed.delegations ?? {}, role, 'signed.delegations');
   const keys = parseKeys(del.keys, role, 'signed.delegations.keys');
   if (del.roles !== undefined && del.roles !== null && !Array.isArray(del.roles)) {

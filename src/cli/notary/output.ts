@@ -10,14 +10,12 @@ import type { DelegationInfo, TargetWithRole } from '../../client/reader.ts';
 const MIN_WIDTH = 4;
 const PADDING = 4;
 
+const HIGH_SURROGATES = /[\ud800-\udbff]/g;
+
 /** Width in runes, as Go's tabwriter counts (UTF-16 length minus the surrogate pairs). */
 function runes(s: string): number {
-  let n = s.length;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c >= 0xd800 && c <= 0xdbff) n--;
-  }
-  return n;
+  HIGH_SURROGATES.lastIndex = 0;
+  return HIGH_SURROGATES.test(s) ? s.length - (s.match(HIGH_SURROGATES)?.length ?? 0) : s.length;
 }
 
 /**
@@ -35,11 +33,12 @@ export function tabwrite(rows: readonly (readonly string[])[]): string {
   for (let i = 0; i < rows.length; i++) {
     const r = rows[i] as readonly string[];
     let line = '';
-    for (let j = 0; j < r.length; j++) {
+    for (let j = 0; j < r.length - 1; j++) {
       const cell = r[j] ?? '';
-      line += j < r.length - 1 ? cell + ' '.repeat((widths[j] ?? MIN_WIDTH) - runes(cell)) : cell;
+      // padEnd counts UTF-16 units; widen by the cell's surrogate pairs so the padding is in runes.
+      line += cell.padEnd((widths[j] ?? MIN_WIDTH) + cell.length - runes(cell));
     }
-    lines[i] = line;
+    lines[i] = r.length > 0 ? line + (r[r.length - 1] ?? '') : line;
   }
   return lines.join('\n') + (rows.length > 0 ? '\n' : '');
 }
@@ -57,7 +56,7 @@ export function formatTargets(targets: readonly TargetWithRole[]): string {
   const sorted = [...targets].sort((a, b) => byteOrder(a.name, b.name));
   const rows = sorted.map((t) => {
     const sha = t.meta.hashes.get('sha256');
-    return [t.name, sha === undefined ? '' : Buffer.from(sha).toString('hex'), String(t.meta.length), t.role];
+    return [t.name, sha === undefined ? '' : Buffer.from(sha.buffer, sha.byteOffset, sha.byteLength).toString('hex'), String(t.meta.length), t.role];
   });
   return table(['NAME', 'DIGEST', 'SIZE (BYTES)', 'ROLE'], rows);
 }
