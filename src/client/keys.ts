@@ -26,6 +26,11 @@ export interface KeySource {
   rootKeyIds(): Promise<KeyId[]>;
   /** A new self-signed root certificate key (`ecdsa-x509`, CN = GUN) for a held root key. */
   rootCertificateKey(canonicalId: string, gun: Gun, now: Date): Promise<PublicKey>;
+  /**
+   * Optional: start unlocking these keys in the background where that needs no prompt (a hint,
+   * so key derivations overlap each other and the network; never throws, never asks).
+   */
+  prefetch?(canonicalIds: readonly string[]): void;
 }
 
 function tryCanonical(key: PublicKey): string | undefined {

@@ -1,20 +1,13 @@
 /**
  * Turning staged operations into the core's `Change`s against a concrete repository state:
  * wildcard purges expanded (notary's `PurgeDelegationKeys`), witnessed invalid delegations brought
- * back with their content, the signers a publish may use, the snapshot mode, and a fast path for
- * bulk target edits.
- *
- * Why the fast path: the core's edit model copies a role's target map on every change, which is
- * quadratic for the 10,000-target bulk staging Vouch promises in about a second. A run of target
- * additions and removals (mixed with root-only changes, which commute with them) is validated
- * change by change against a probe draft whose target maps are empty (the same checks, O(1) each),
- * folded into one map per role, and handed to the core as the starting state plus a `witness` of
- * each touched role, so the core still signs, versions and snapshots as usual.
+ * back with their content, the signers a publish may use, and the snapshot mode. (Bulk target
+ * edits need no special path: the core's `applyChanges` is linear in the number of changes.)
  */
-import { applyChange, draftFrom, emptyTargets, type Change, type RepoState } from '../tuf/edit.ts';
+import type { Change, RepoState } from '../tuf/edit.ts';
 import { canonicalKeyId, type PublicKey } from '../tuf/keys.ts';
-import type { FileMeta, Metadata, TargetsSigned } from '../tuf/metadata.ts';
-import { parseRoleName } from '../tuf/roles.ts';
+import type { Metadata, TargetsSigned } from '../tuf/metadata.ts';
+import { isBaseRole, parentRole } from '../tuf/roles.ts';
 import type { Signer } from '../tuf/signer.ts';
 import type { RoleName } from '../tuf/types.ts';
 import type { Operation } from './changes.ts';
@@ -102,48 +95,29 @@ export function snapshotMode(state: RepoState, changes: readonly Change[], held:
   return keys.some((k) => holdsKey(held, k)) ? 'client' : 'server';
 }
 
-function commutesWithTargets(c: Change): boolean {
-  if (c.kind === 'rotateBaseRole') return true;
-  if (c.kind === 'setThreshold') return c.role === 'root' || c.role === 'targets' || c.role === 'snapshot' || c.role === 'timestamp';
-  return c.kind === 'witness';
-}
-
-const FAST_PATH_MIN = 64;
-
 /**
- * The bulk fast path: returns an equivalent (state, changes) pair whose changes no longer hold
- * the target edits, or undefined when the changes do not qualify (delegation edits present).
+ * Roles whose files `changes` make the publisher sign, snapshot included (roles re-signed only for
+ * being near expiry are not predicted: their keys unlock when used).
  */
-export function foldTargetEdits(state: RepoState, changes: readonly Change[]): { current: RepoState; changes: Change[] } | undefined {
-  const edits = changes.filter((c) => c.kind === 'addTarget' || c.kind === 'removeTarget');
-  if (edits.length < FAST_PATH_MIN || !changes.every((c) => c.kind === 'addTarget' || c.kind === 'removeTarget' || commutesWithTargets(c))) return undefined;
-  const probeTargets = new Map<string, Metadata<TargetsSigned>>();
-  for (const [role, meta] of state.targets ?? []) probeTargets.set(role, { ...meta, signed: { ...meta.signed, targets: new Map() } });
-  const probe = draftFrom({ ...state, targets: probeTargets });
-  const work = new Map<string, Map<string, FileMeta>>();
-  for (const c of edits) {
-    applyChange(probe, c); // every check the core makes, against an empty target map
-    if (c.kind !== 'addTarget' && c.kind !== 'removeTarget') continue;
-    const role = parseRoleName(c.role);
-    let m = work.get(role);
-    if (m === undefined) {
-      m = new Map(state.targets?.get(role)?.signed.targets ?? []);
-      work.set(role, m);
-    }
-    if (c.kind === 'addTarget') m.set(c.name, c.meta);
-    else m.delete(c.name);
+export function signingRoles(changes: readonly Change[]): string[] {
+  const roles = new Set<string>();
+  const parentOf = (name: string): string | undefined => parentRole(name as RoleName);
+  for (const c of changes) {
+    if (c.kind === 'addTarget' || c.kind === 'removeTarget' || c.kind === 'witness') roles.add(c.role);
+    else if (c.kind === 'updateDelegation' || c.kind === 'removeDelegation') roles.add(parentOf(c.name) ?? 'targets');
+    else if (c.kind === 'rotateBaseRole') {
+      roles.add('root');
+      if (c.role === 'targets' || c.role === 'snapshot') roles.add(c.role);
+    } else roles.add(isBaseRole(c.role) ? 'root' : (parentOf(c.role) ?? 'targets'));
   }
-  const targets = new Map(state.targets ?? []);
-  for (const [role, m] of work) {
-    const original = state.targets?.get(role);
-    const view: TargetsSigned = { ...(original?.signed ?? emptyTargets()), targets: m };
-    targets.set(role, {
-      role: role as RoleName, signed: view, signatures: original?.signatures ?? [],
-      bytes: original?.bytes ?? new Uint8Array(), signedBytes: original?.signedBytes ?? new Uint8Array(),
-    });
-  }
-  const rest = changes.filter((c) => c.kind !== 'addTarget' && c.kind !== 'removeTarget');
-  const witnesses: Change[] = [...work.keys()].map((role) => ({ kind: 'witness', role }));
-  return { current: { ...state, targets }, changes: [...rest, ...witnesses] };
+  roles.add('snapshot');
+  return [...roles];
 }
 
+/** Asks `source` to unlock, in the background, the keys `state` lists for `roles` (a hint). */
+export function prefetchSigningKeys(source: KeySource, state: RepoState, roles: Iterable<string>): void {
+  if (source.prefetch === undefined) return;
+  const ids = new Set<string>();
+  for (const role of roles) for (const key of roleKeys(state, role)) ids.add(canonicalOf(key));
+  if (ids.size > 0) source.prefetch([...ids]);
+}

@@ -16,11 +16,11 @@
  */
 import { signChanges, signSnapshot, roleVerifier, type Change, type RepoState, type SignedChanges } from '../tuf/builder.ts';
 import type { PublicKey } from '../tuf/keys.ts';
-import type { Metadata, RootSigned } from '../tuf/metadata.ts';
+import { parseMetadata, type Metadata, type RootSigned } from '../tuf/metadata.ts';
 import type { RoleName } from '../tuf/types.ts';
 import { toOperation, type Operation } from './changes.ts';
 import { loadForWrite, requireRemote, type RepoContext, type WriteBase } from './context.ts';
-import { foldTargetEdits, publishSigners, roleKeys, snapshotMode, toChanges, withWitnessed } from './plan.ts';
+import { prefetchSigningKeys, publishSigners, roleKeys, signingRoles, snapshotMode, toChanges, withWitnessed } from './plan.ts';
 import type { StagedChange } from './changelist.ts';
 import { addLegacySignatures } from './rotate.ts';
 
@@ -60,11 +60,7 @@ async function sign(ctx: RepoContext, state: RepoState, changes: Change[], allow
   const held = await ctx.keys.heldKeyIds();
   const signers = publishSigners(ctx.keys, held, state, changes);
   const mode = snapshotMode(state, changes, held);
-  const folded = foldTargetEdits(state, changes);
-  const signed = await signChanges({
-    now: ctx.now(), snapshot: mode, signers: () => signers, allowPartial,
-    current: folded?.current ?? state, changes: folded?.changes ?? changes,
-  });
+  const signed = await signChanges({ now: ctx.now(), snapshot: mode, signers: () => signers, allowPartial, current: state, changes });
   return { signed, mode };
 }
 
@@ -105,14 +101,32 @@ export interface PreparedPublish {
   readonly mode: 'client' | 'server';
 }
 
+/**
+ * Key derivation (PBKDF2, ~0.1 s a key) is the slowest part of a small publish: start it from the
+ * cached root while the server's state downloads. Only a hint: the keys are checked when used.
+ */
+async function prefetchFromCachedRoot(ctx: RepoContext, ops: readonly Operation[]): Promise<void> {
+  if (ctx.keys.prefetch === undefined) return;
+  try {
+    const bytes = await ctx.cache.read('root');
+    if (bytes === undefined) return;
+    const root = parseMetadata('root', bytes);
+    prefetchSigningKeys(ctx.keys, { root }, signingRoles(ops.flatMap((op) => (op.kind === 'change' ? [op.change] : []))));
+  } catch {
+    // No usable cached root: the keys unlock when they sign.
+  }
+}
+
 /** Everything up to the upload: changes read, state loaded, changes applied, files signed. */
 export async function preparePublish(ctx: RepoContext, opts: PublishOptions & { readonly allowPartial?: boolean }): Promise<PreparedPublish> {
   const staged: StagedChange[] = opts.useChangelist === false ? [] : await ctx.changelist.list();
   const ops: Operation[] = [...staged.map((c) => toOperation(c)), ...(opts.operations ?? [])];
   requireRemote(ctx);
+  void prefetchFromCachedRoot(ctx, ops);
   const base = await loadForWrite(ctx, opts.initialize);
   const held = await ctx.keys.heldKeyIds();
   const changes = [...(await timestampFix(ctx, base)), ...toChanges(ops, base.state, held, ctx.log)];
+  prefetchSigningKeys(ctx.keys, base.state, signingRoles(changes));
   const state = withWitnessed(base.state, changes, base.invalid);
   const { signed, mode } = await sign(ctx, state, changes, opts.allowPartial === true);
   for (const role of signed.skipped) ctx.log.warn(`${role} is nearing expiry but no key to re-sign it is available`);

@@ -14,7 +14,7 @@
  *   detected by bad padding or a plaintext that is not a PrivateKeyInfo. Iteration counts, salt and
  *   IV sizes are capped before any key derivation runs.
  */
-import { createCipheriv, createDecipheriv, pbkdf2Sync, randomBytes, type KeyObject } from 'node:crypto';
+import { createCipheriv, createDecipheriv, pbkdf2, pbkdf2Sync, randomBytes, type KeyObject } from 'node:crypto';
 import {
   DerError, DerReader, TAG, derInteger, derOctetString, derOid, derSequence, readDerSequence,
 } from './der.ts';
@@ -132,11 +132,29 @@ function readPbkdf2(kdf: DerReader): { salt: Uint8Array; iterations: number; key
   return { salt, iterations: Number(count), ...(keyLength === undefined ? {} : { keyLength }), prf };
 }
 
+function cipherKeyLength(p: Pkcs8Parameters): number {
+  return p.cipher === 'aes-128-cbc' ? 16 : p.cipher === 'aes-192-cbc' ? 24 : 32;
+}
+
 /** Decrypts an `EncryptedPrivateKeyInfo` to its `PrivateKeyInfo` DER. */
 export function decryptPkcs8(der: Uint8Array, passphrase: string): Uint8Array {
   const p = pkcs8Parameters(der);
-  const keyLength = p.cipher === 'aes-128-cbc' ? 16 : p.cipher === 'aes-192-cbc' ? 24 : 32;
-  const key = pbkdf2Sync(Buffer.from(passphrase, 'utf8'), p.salt, p.iterations, keyLength, p.prf);
+  return decryptWithKey(p, pbkdf2Sync(Buffer.from(passphrase, 'utf8'), p.salt, p.iterations, cipherKeyLength(p), p.prf));
+}
+
+/**
+ * `decryptPkcs8` with the key derivation on libuv's thread pool: several key files unlock in
+ * parallel, and the event loop keeps serving network I/O meanwhile. Same results and errors.
+ */
+export async function decryptPkcs8Async(der: Uint8Array, passphrase: string): Promise<Uint8Array> {
+  const p = pkcs8Parameters(der);
+  const key = await new Promise<Buffer>((resolve, reject) => {
+    pbkdf2(Buffer.from(passphrase, 'utf8'), p.salt, p.iterations, cipherKeyLength(p), p.prf, (err, derived) => (err === null ? resolve(derived) : reject(err)));
+  });
+  return decryptWithKey(p, key);
+}
+
+function decryptWithKey(p: Pkcs8Parameters, key: Buffer): Uint8Array {
   let plain: Uint8Array;
   try {
     const d = createDecipheriv(p.cipher, key, p.iv);

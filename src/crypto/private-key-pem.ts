@@ -6,13 +6,14 @@
  *
  * Contract: `readPrivateKeyPem` returns a checked private KeyObject or throws a `VouchError`
  * (`PrivateKeyError`, `DerError`); it never needs the headers, which the keystore interprets.
+ * `readPrivateKeyPemAsync` is the same with PKCS#8's key derivation off the main thread.
  * `writeEncryptedPrivateKeyPem` with an empty passphrase writes an unencrypted `PRIVATE KEY`
  * block, as notary does.
  */
 import type { KeyObject } from 'node:crypto';
 import { encodePem, type PemBlock } from './pem.ts';
 import { PrivateKeyError } from './private-keys.ts';
-import { decryptPkcs8, encryptPkcs8, privateKeyFromPkcs8, privateKeyToPkcs8, type Pkcs8EncryptOptions } from './pkcs8.ts';
+import { decryptPkcs8, decryptPkcs8Async, encryptPkcs8, privateKeyFromPkcs8, privateKeyToPkcs8, type Pkcs8EncryptOptions } from './pkcs8.ts';
 import { isEncryptedLegacyPem, isLegacyPrivateKeyPem, readLegacyPrivateKeyPem } from './legacy-pem.ts';
 
 export const ENCRYPTED_PRIVATE_KEY = 'ENCRYPTED PRIVATE KEY';
@@ -38,12 +39,23 @@ export function isEncryptedPrivateKeyPem(block: PemBlock): boolean {
  * leaving it undefined for one gives `PASSPHRASE_REQUIRED`.
  */
 export function readPrivateKeyPem(block: PemBlock, passphrase: string | undefined): KeyObject {
-  if (block.type === ENCRYPTED_PRIVATE_KEY) {
-    if (passphrase === undefined) {
-      throw new PrivateKeyError('PASSPHRASE_REQUIRED', 'a passphrase is required to decrypt this private key');
-    }
-    return privateKeyFromPkcs8(decryptPkcs8(block.bytes, passphrase));
-  }
+  if (block.type === ENCRYPTED_PRIVATE_KEY) return privateKeyFromPkcs8(decryptPkcs8(block.bytes, requirePassphrase(passphrase)));
+  return readUnencryptedOrLegacy(block, passphrase);
+}
+
+/** `readPrivateKeyPem`, deriving an encrypted PKCS#8 block's key on the thread pool. */
+export async function readPrivateKeyPemAsync(block: PemBlock, passphrase: string | undefined): Promise<KeyObject> {
+  if (block.type === ENCRYPTED_PRIVATE_KEY) return privateKeyFromPkcs8(await decryptPkcs8Async(block.bytes, requirePassphrase(passphrase)));
+  return readUnencryptedOrLegacy(block, passphrase);
+}
+
+function requirePassphrase(passphrase: string | undefined): string {
+  if (passphrase === undefined) throw new PrivateKeyError('PASSPHRASE_REQUIRED', 'a passphrase is required to decrypt this private key');
+  return passphrase;
+}
+
+/** Unencrypted PKCS#8 and the legacy blocks (whose MD5 key derivation is cheap). */
+function readUnencryptedOrLegacy(block: PemBlock, passphrase: string | undefined): KeyObject {
   if (block.type === PRIVATE_KEY) return privateKeyFromPkcs8(block.bytes);
   if (isLegacyPrivateKeyPem(block)) return readLegacyPrivateKeyPem(block, passphrase);
   throw new PrivateKeyError('UNSUPPORTED_KEY_FORMAT', `unsupported key type "${block.type}"`);

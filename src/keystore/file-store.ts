@@ -8,7 +8,11 @@
  * - A new key is never written over an existing file (`KEY_EXISTS`).
  * - Unlocking decrypts with passphrases from the retriever (notary's attempt rules) and refuses a
  *   key whose ID is not its file name (`KEY_ID_MISMATCH`); unlocked keys are cached for the life
- *   of the store, as notary's cache does.
+ *   of the store, as notary's cache does. Unlocks that may prompt run one at a time, in call
+ *   order; the key derivation itself runs on libuv's thread pool.
+ * - `prefetch` starts unlocking keys whose passphrases the retriever has without asking (its
+ *   `quiet` answer: environment variables), all in parallel and in the background; it never
+ *   prompts and never fails; a key it could not unlock is unlocked the ordinary way when used.
  * - Upper layers get `Signer`s and public keys; private key material never leaves this layer.
  */
 import { readdirSync } from 'node:fs';
@@ -16,7 +20,7 @@ import type { KeyObject } from 'node:crypto';
 import { join, normalize } from 'node:path';
 import { hasCode, VouchError } from '../errors.ts';
 import { VOUCH_PBKDF2_ITERATIONS } from '../crypto/pkcs8.ts';
-import { isEncryptedPrivateKeyPem, readPrivateKeyPem, writeEncryptedPrivateKeyPem } from '../crypto/private-key-pem.ts';
+import { isEncryptedPrivateKeyPem, readPrivateKeyPemAsync, writeEncryptedPrivateKeyPem } from '../crypto/private-key-pem.ts';
 import { generateKey } from '../crypto/private-keys.ts';
 import { createRootCertificate } from '../crypto/x509.ts';
 import { rootCertificateKey } from '../tuf/certs.ts';
@@ -73,6 +77,10 @@ export class KeyFileStore {
   private readonly retriever: PassphraseRetriever;
   private readonly write: WriteChunk | undefined;
   private readonly unlocked = new Map<string, Unlocked>();
+  /** Unlocks under way (prefetches included), so a key is never derived twice at once. */
+  private readonly pending = new Map<string, Promise<Unlocked | undefined>>();
+  /** The tail of the queue of unlocks that may prompt. */
+  private queue: Promise<unknown> = Promise.resolve();
 
   private constructor(trustDir: string, opts: KeyFileStoreOptions) {
     this.trustDir = normalize(trustDir);
@@ -213,13 +221,62 @@ export class KeyFileStore {
       { iterations: this.iterations }), 'utf8');
   }
 
+  /**
+   * Starts unlocking, in the background, those of `keyIds` this store holds whose passphrase the
+   * retriever gives without asking (see the module contract). Never prompts, never throws.
+   */
+  prefetch(keyIds: Iterable<string>): void {
+    const quiet = this.retriever.quiet;
+    if (quiet === undefined) return;
+    for (const keyId of keyIds) {
+      if (this.unlocked.has(keyId) || this.pending.has(keyId)) continue;
+      let parsed: ParsedKeyFile;
+      let path: string;
+      try {
+        path = this.keyPath(keyId);
+        if (!pathExists(path)) continue;
+        parsed = this.readParsed(path);
+      } catch {
+        continue; // reported when the key is actually used
+      }
+      const passphrase = isEncryptedPrivateKeyPem(parsed.block) ? quiet({ keyName: keyId, alias: parsed.role, createNew: false, attempt: 0 }) : undefined;
+      if (isEncryptedPrivateKeyPem(parsed.block) && passphrase === undefined) continue;
+      const attempt = readPrivateKeyPemAsync(parsed.block, passphrase)
+        .then((key) => this.remember(keyId, path, key, parsed))
+        .catch(() => undefined);
+      this.pending.set(keyId, attempt);
+      void attempt.finally(() => {
+        if (this.pending.get(keyId) === attempt) this.pending.delete(keyId);
+      });
+    }
+  }
+
   /** Decrypts a stored key (once per store), checking it is the key its file name says. */
   private async unlock(keyId: string): Promise<Unlocked> {
     const cached = this.unlocked.get(keyId);
     if (cached !== undefined) return cached;
+    const early = await this.pending.get(keyId);
+    if (early !== undefined) return early;
+    // One prompting unlock at a time, in call order, as notary asks for passphrases one by one.
+    const run = this.queue.then(() => this.unlockNow(keyId));
+    const settled = run.catch(() => undefined);
+    this.queue = settled;
+    this.pending.set(keyId, settled);
+    void settled.finally(() => {
+      if (this.pending.get(keyId) === settled) this.pending.delete(keyId);
+    });
+    return run;
+  }
+
+  private async unlockNow(keyId: string): Promise<Unlocked> {
+    const cached = this.unlocked.get(keyId);
+    if (cached !== undefined) return cached;
     const path = this.get(keyId).path;
     const parsed = this.readParsed(path);
-    const key = await readKeyBlock(parsed, path, this.retriever, keyId);
+    return this.remember(keyId, path, await readKeyBlock(parsed, path, this.retriever, keyId), parsed);
+  }
+
+  private remember(keyId: string, path: string, key: KeyObject, parsed: ParsedKeyFile): Unlocked {
     const actual = keyIdOfPrivate(key);
     if (actual !== keyId) {
       throw new KeyStoreError('KEY_ID_MISMATCH', `key file ${path} holds key ${actual}, not ${keyId}; refusing to use it`);
@@ -256,9 +313,9 @@ export class KeyFileStore {
  */
 export async function readKeyBlock(parsed: ParsedKeyFile, where: string, retriever: PassphraseRetriever,
   keyName: string, alias = parsed.role): Promise<KeyObject> {
-  const attempt = (passphrase: string | undefined): KeyObject => {
+  const attempt = async (passphrase: string | undefined): Promise<KeyObject> => {
     try {
-      return readPrivateKeyPem(parsed.block, passphrase);
+      return await readPrivateKeyPemAsync(parsed.block, passphrase);
     } catch (e) {
       if (hasCode(e, 'INCORRECT_PASSPHRASE')) throw e;
       const msg = e instanceof VouchError ? e.message : String(e);

@@ -38,8 +38,14 @@ export interface PassphraseAnswer {
 /**
  * May throw `KeyStoreError`: `NO_PASSPHRASE_INPUT` (nowhere to ask), `PASSPHRASE_REJECTED` (a
  * new passphrase that is too short or not confirmed: the caller asks again), `ATTEMPTS_EXCEEDED`.
+ *
+ * `quiet`, when a retriever has it, answers without asking anyone (no prompt, no side effect):
+ * the passphrase a first attempt would get from the environment, or undefined. The key store uses
+ * it to unlock keys ahead of time, in parallel (`KeyFileStore.prefetch`).
  */
-export type PassphraseRetriever = (request: PassphraseRequest) => Promise<PassphraseAnswer>;
+export type PassphraseRetriever = ((request: PassphraseRequest) => Promise<PassphraseAnswer>) & {
+  readonly quiet?: (request: PassphraseRequest) => string | undefined;
+};
 
 export type PassphraseEnvMode = 'notary' | 'docker';
 
@@ -106,12 +112,13 @@ export function noPassphraseInput(request: PassphraseRequest, mode: PassphraseEn
  */
 export function envRetriever(env: Readonly<Record<string, string | undefined>>, mode: PassphraseEnvMode,
   fallback?: PassphraseRetriever): PassphraseRetriever {
-  return (request) => {
+  const retriever = (request: PassphraseRequest): Promise<PassphraseAnswer> => {
     const found = envPassphrase(env, request.alias, mode);
     if (found !== undefined) return Promise.resolve({ passphrase: found.value, giveUp: request.attempt > 1 });
     if (fallback !== undefined) return fallback(request);
     return Promise.reject(noPassphraseInput(request, mode));
   };
+  return Object.assign(retriever, { quiet: (request: PassphraseRequest) => envPassphrase(env, request.alias, mode)?.value });
 }
 
 /** Always the same passphrase (tests, and re-encryption with a passphrase already chosen). */
@@ -125,7 +132,7 @@ export function constantRetriever(passphrase: string): PassphraseRetriever {
  * ends the loop at once.
  */
 export async function unlockWithRetriever<T>(retriever: PassphraseRetriever, keyName: string, alias: string,
-  tryPassphrase: (passphrase: string) => T): Promise<{ value: T; passphrase: string }> {
+  tryPassphrase: (passphrase: string) => T | Promise<T>): Promise<{ value: T; passphrase: string }> {
   const wrong = new Set<string>();
   for (let attempt = 0; attempt < MAX_RETRIEVER_CALLS; attempt++) {
     let answer: PassphraseAnswer;
@@ -139,7 +146,7 @@ export async function unlockWithRetriever<T>(retriever: PassphraseRetriever, key
     // An environment value comes back unchanged on the retry: deriving its key again is wasted time.
     if (wrong.has(answer.passphrase)) continue;
     try {
-      return { value: tryPassphrase(answer.passphrase), passphrase: answer.passphrase };
+      return { value: await tryPassphrase(answer.passphrase), passphrase: answer.passphrase };
     } catch (e) {
       if (!hasCode(e, 'INCORRECT_PASSPHRASE')) throw e;
       wrong.add(answer.passphrase);

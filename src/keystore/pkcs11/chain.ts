@@ -64,6 +64,14 @@ export class TokenFirstKeys {
     return ids;
   }
 
+  /**
+   * Starts unlocking file keys without prompting (`KeyFileStore.prefetch`). Skipped when a token
+   * is configured: a key may live on both, and the token is used first.
+   */
+  prefetch(canonicalIds: readonly string[]): void {
+    if (this.token === undefined) this.files.prefetch(canonicalIds);
+  }
+
   async signer(canonicalId: string, _role?: string): Promise<Signer> {
     const onToken = await this.tokenKey(canonicalId);
     if (onToken !== undefined && this.token !== undefined) return this.token.signerFor(onToken);
