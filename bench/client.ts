@@ -7,16 +7,20 @@
  * 2. list 10,000 targets cold (an empty trust dir each run), both clients on one collection;
  * 3. a single `add -p` on a small collection.
  *
- * Vouch runs as packaged (one esbuild bundle of the CLI, dependencies external) and, for
- * reference, from source through tsx. Usage:
+ * Vouch runs as `npm ci` leaves it: `node bin/vouch.mjs`, which runs the built CLI (bin/build.mjs,
+ * rebuilt here first) with V8's code cache; for reference also from source through tsx. Floors:
+ * Node's own start-up (`node -e 0`), `vouch version`, and one PBKDF2 key derivation at Vouch's
+ * 204,800 iterations (every signing key a publish unlocks costs one). Usage:
  *   node --import tsx bench/client.ts [--targets 10000] [--notary-adds 10000] [--runs 5]
  */
-import { spawnSync, execFileSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
+import { spawnSync } from 'node:child_process';
+import { createHash, pbkdf2Sync } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { buildCli } from '../bin/build.mjs';
+import { VOUCH_PBKDF2_ITERATIONS } from '../src/crypto/pkcs8.ts';
 import { startNotaryHarness } from '../test/helpers/notary-harness.ts';
 import { DEFAULT_PASSPHRASES, NOTARY_CLI_BIN } from '../test/helpers/notary-cli.ts';
 
@@ -37,22 +41,12 @@ const env = {
   NOTARY_SNAPSHOT_PASSPHRASE: DEFAULT_PASSPHRASES.snapshot, NOTARY_DELEGATION_PASSPHRASE: DEFAULT_PASSPHRASES.delegation,
 };
 
-function buildBundle(): string {
-  const out = join(work, 'vouch-bundle.mjs');
-  execFileSync(join(root, 'node_modules/.bin/esbuild'), [join(root, 'bench/client-entry.ts'), '--bundle', '--platform=node', '--format=esm',
-    `--outfile=${out}`, '--packages=external', '--log-level=warning'], { cwd: root });
-  // Inside the checkout, so the external packages resolve from its node_modules; removed at the end.
-  const linked = join(root, 'bench', '.client-bundle.tmp.mjs');
-  execFileSync('cp', [out, linked]);
-  return linked;
-}
-
-interface Client { name: string; argv: (a: string[]) => [string, string[]] }
+interface Client { name: string; argv: (a: string[]) => [string, string[]]; env?: Record<string, string> }
 
 function run(c: Client, a: string[], input?: string): number {
   const [bin, argv] = c.argv(a);
   const t = performance.now();
-  const r = spawnSync(bin, argv, { env, input: input ?? '', encoding: 'utf8', maxBuffer: 64 << 20 });
+  const r = spawnSync(bin, argv, { env: { ...env, ...c.env }, input: input ?? '', encoding: 'utf8', maxBuffer: 64 << 20 });
   const ms = performance.now() - t;
   if (r.status !== 0) throw new Error(`${c.name} ${a.join(' ')} failed (${r.status}): ${r.stdout}\n${r.stderr}`);
   return ms;
@@ -84,13 +78,25 @@ async function main(): Promise<void> {
     const [name, size, sha] = (lines[i] as string).split(' ') as [string, string, string];
     notaryAdds += run(offline, ['-d', nd, 'addhash', 'bench/notary-bulk', name, size, '--sha256', sha]);
   }
+  await buildCli();
+  const bin = join(root, 'bin/vouch.mjs');
+  const times = (c: Client, a: string[]) => median(Array.from({ length: RUNS * 2 }, () => run(c, a)));
+  const floors = {
+    node: times({ name: 'node', argv: (a) => [process.execPath, a] }, ['-e', '0']),
+    vouchVersion: times({ name: 'vouch', argv: (a) => [process.execPath, [bin, ...a]] }, ['version']),
+    notaryVersion: times(offline, ['version']),
+    pbkdf2: median(Array.from({ length: RUNS }, () => {
+      const t = performance.now();
+      pbkdf2Sync('passphrase', 'salt0123', VOUCH_PBKDF2_ITERATIONS, 32, 'sha1');
+      return performance.now() - t;
+    })),
+  };
   const harness = await startNotaryHarness();
   try {
     const server = ['-s', harness.url, '--tlscacert', harness.caFile];
-    const bundle = buildBundle();
     const notary: Client = { name: 'notary', argv: (a) => [NOTARY_CLI_BIN, [...server, ...a]] };
-    const vouch: Client = { name: 'vouch', argv: (a) => [process.execPath, [bundle, ...server, ...a]] };
-    const vouchTsx: Client = { name: 'vouch (tsx)', argv: (a) => [process.execPath, [join(root, 'test/client/cli-bin.mjs'), ...server, ...a]] };
+    const vouch: Client = { name: 'vouch', argv: (a) => [process.execPath, [bin, ...server, ...a]] };
+    const vouchTsx: Client = { name: 'vouch (tsx)', argv: (a) => [process.execPath, [bin, ...server, ...a]], env: { VOUCH_FROM_SOURCE: '1' } };
 
     // 1. stage + publish
     const vd = dir('vouch-bulk');
@@ -100,27 +106,33 @@ async function main(): Promise<void> {
     const notaryPublish = run(notary, ['-d', nd, 'publish', 'bench/notary-bulk']);
     const notaryAddsFull = (notaryAdds / NOTARY_ADDS) * TARGETS;
 
-    // 2. list cold, both clients on the 10,000-target collection Vouch published.
-    const listMs = (c: Client): number => median(Array.from({ length: RUNS }, (_, i) => run(c, ['-d', dir(`list-${c.name}-${i}`), 'list', 'bench/vouch-bulk'])));
-    const [nList, vList, tList] = [listMs(notary), listMs(vouch), listMs(vouchTsx)];
-
-    // 3. a single add -p on small collections, each client on its own (keys made by that client).
-    const small = (c: Client, gun: string): number => {
-      const d = dir(`small-${c.name}`);
-      run(c, ['-d', d, 'init', gun, '-p']);
-      const f = join(work, 'payload');
-      writeFileSync(f, 'payload\n');
-      return median(Array.from({ length: RUNS }, (_, i) => run(c, ['-d', d, 'add', gun, `p${i}`, f, '-p'])));
+    // Runs alternate between the clients, so the shared machine's load changes hit all of them.
+    const interleaved = (cases: readonly { c: Client; args: (i: number) => string[] }[]): number[] => {
+      const xs = cases.map(() => [] as number[]);
+      for (let i = 0; i < RUNS; i++) cases.forEach((k, j) => xs[j]?.push(run(k.c, k.args(i))));
+      return xs.map(median);
     };
-    const [nAdd, vAdd] = [small(notary, 'bench/notary-small'), small(vouch, 'bench/vouch-small')];
-    // Vouch on the collection notary made, with notary's key files (PBKDF2 2,048 iterations
+
+    // 2. list cold, all clients on the 10,000-target collection Vouch published.
+    const list = (c: Client) => ({ c, args: (i: number) => ['-d', dir(`list-${c.name}-${i}`), 'list', 'bench/vouch-bulk'] });
+    const [nList, vList, tList] = interleaved([list(notary), list(vouch), list(vouchTsx)]) as [number, number, number];
+
+    // 3. a single add -p on small collections, each client on its own (keys made by that client),
+    // and Vouch on the collection notary made, with notary's key files (PBKDF2 2,048 iterations
     // instead of Vouch's 204,800): separates Vouch's own cost from its stronger key encryption.
     const f = join(work, 'payload');
-    const vOnNotaryKeys = median(Array.from({ length: RUNS }, (_, i) => run(vouch, ['-d', join(work, 'small-notary'), 'add', 'bench/notary-small', `q${i}`, f, '-p'])));
+    writeFileSync(f, 'payload\n');
+    const small = (c: Client, gun: string, tag: string, d = dir(`small-${c.name}`)) => ({ c, args: (i: number) => ['-d', d, 'add', gun, `${tag}${i}`, f, '-p'] });
+    run(notary, ['-d', dir('small-notary'), 'init', 'bench/notary-small', '-p']);
+    run(vouch, ['-d', dir('small-vouch'), 'init', 'bench/vouch-small', '-p']);
+    const [nAdd, vAdd, vOnNotaryKeys] = interleaved([
+      small(notary, 'bench/notary-small', 'p'), small(vouch, 'bench/vouch-small', 'p'), small(vouch, 'bench/notary-small', 'q', join(work, 'small-notary')),
+    ]) as [number, number, number];
 
     const out = [
       `machine: ${cpus().length} × ${cpus()[0]?.model ?? '?'}, load average ${loadavg().map((l) => l.toFixed(1)).join(' ')}, Node ${process.version}`,
-      `| measurement | notary 0.7 | Vouch (bundle) | ratio | Vouch from source (tsx) |`,
+      `floors (median): node -e 0 ${fmt(floors.node)}; vouch version ${fmt(floors.vouchVersion)} (notary version ${fmt(floors.notaryVersion)}); one PBKDF2-HMAC-SHA1 at ${VOUCH_PBKDF2_ITERATIONS} iterations ${fmt(floors.pbkdf2)}`,
+      `| measurement | notary 0.7 | Vouch (built) | ratio | Vouch from source (tsx) |`,
       `|---|---|---|---|---|`,
       `| stage + publish ${TARGETS} targets | ${fmt(notaryAddsFull + notaryPublish)} (${NOTARY_ADDS} addhash: ${fmt(notaryAdds)}${NOTARY_ADDS < TARGETS ? `, ×${TARGETS / NOTARY_ADDS} extrapolated` : ''}; publish ${fmt(notaryPublish)}) | ${fmt(vouchBulk)} (one command) | ${(vouchBulk / (notaryAddsFull + notaryPublish)).toFixed(3)}× | — |`,
       `| list ${TARGETS} targets, cold (median of ${RUNS}) | ${fmt(nList)} | ${fmt(vList)} | ${(vList / nList).toFixed(2)}× | ${fmt(tList)} |`,
@@ -130,7 +142,6 @@ async function main(): Promise<void> {
     process.stdout.write(out.join('\n') + '\n');
   } finally {
     await harness.stop();
-    rmSync(join(root, 'bench', '.client-bundle.tmp.mjs'), { force: true });
     rmSync(work, { recursive: true, force: true });
   }
 }

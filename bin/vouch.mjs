@@ -1,8 +1,15 @@
 #!/usr/bin/env node
-// Runs the built CLI (dist/vouch.mjs, from `npm run build` or npm's `prepare`) when it was built
+// Runs the built CLI (dist/vouch.cjs, from `npm run build` or npm's `prepare`) when it was built
 // from exactly the sources in this checkout; otherwise runs the TypeScript through tsx, so a
 // fresh or edited checkout still works. VOUCH_FROM_SOURCE=1 forces the TypeScript.
-import { readFileSync, statSync } from 'node:fs';
+//
+// The built script is compiled with V8's code cache (see bin/build.mjs): the first run of a build
+// writes dist/vouch-<build id>.cache, later runs skip most of the compiling.
+import { readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Script } from 'node:vm';
 
 const root = new URL('../', import.meta.url);
 
@@ -22,8 +29,39 @@ function builtAndCurrent() {
   return true;
 }
 
+function runBuilt() {
+  const file = fileURLToPath(new URL('dist/vouch.cjs', root));
+  const source = readFileSync(file, 'utf8');
+  const id = /^\/\/ vouch-build ([0-9a-f-]{36})\n/.exec(source)?.[1];
+  const cacheFile = id === undefined ? undefined : fileURLToPath(new URL(`dist/vouch-${id}.cache`, root));
+  let cachedData;
+  try {
+    if (cacheFile !== undefined) cachedData = readFileSync(cacheFile);
+  } catch {
+    // No cache yet: this run makes one.
+  }
+  const wrapped = `(function (exports, require, module, __filename, __dirname) { ${source}\n});`;
+  const script = new Script(wrapped, {
+    filename: file,
+    ...(cachedData !== undefined ? { cachedData } : {}),
+  });
+  if (cacheFile !== undefined && (cachedData === undefined || script.cachedDataRejected === true)) {
+    // At exit the cache also holds every function this command compiled.
+    process.once('exit', () => {
+      try {
+        writeFileSync(`${cacheFile}.${process.pid}`, script.createCachedData());
+        renameSync(`${cacheFile}.${process.pid}`, cacheFile);
+      } catch {
+        // A read-only checkout simply runs without a cache.
+      }
+    });
+  }
+  const module = { exports: {} };
+  script.runInThisContext()(module.exports, createRequire(file), module, file, dirname(file));
+}
+
 if (builtAndCurrent()) {
-  await import('../dist/vouch.mjs');
+  runBuilt();
 } else {
   const { register } = await import('tsx/esm/api');
   register();

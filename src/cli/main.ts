@@ -30,12 +30,19 @@ registerKeyCommands(program);
 registerRepositoryCommands(program);
 registerTrustCommands(program);
 
-const words = process.argv.slice(2);
-const wantsServices = words.length === 0 || words.some((w) => w === 'server' || w === 'signer' || w === 'help' || w === '-h' || w === '--help');
-if (wantsServices) {
-  const [{ registerServerCommands }, { registerSignerCommands }] = await Promise.all([import('./server.ts'), import('./signer.ts')]);
-  registerServerCommands(program);
-  registerSignerCommands(program);
+async function main(): Promise<void> {
+  const words = process.argv.slice(2);
+  const wantsServices = words.length === 0 || words.some((w) => w === 'server' || w === 'signer' || w === 'help' || w === '-h' || w === '--help');
+  if (wantsServices) {
+    const [{ registerServerCommands }, { registerSignerCommands }] = await Promise.all([import('./server.ts'), import('./signer.ts')]);
+    registerServerCommands(program);
+    registerSignerCommands(program);
+  }
+  await program.parseAsync(process.argv);
 }
 
-await program.parseAsync(process.argv);
+// No top-level await: the built CLI is a CommonJS script (bin/build.mjs), which V8 can cache compiled.
+main().catch((e: unknown) => {
+  process.stderr.write(`${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+  process.exitCode = 1;
+});

@@ -147,7 +147,7 @@ function stringifyIsCanonical(v: unknown): boolean {
   if (proto !== Object.prototype && proto !== null) return false;
   const obj = v as Record<string, unknown>;
   let previous: string | undefined;
-  for (const k of Object.keys(obj)) {
+  for (const k in obj) {
     if ((previous !== undefined && compareUtf8(previous, k) >= 0) || CONTROL.test(k) || !k.isWellFormed()) return false;
     const member = obj[k];
     // An undefined member is left out by both encoders; anything else must itself be canonical.

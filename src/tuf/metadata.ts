@@ -168,7 +168,14 @@ function expectStringArray(v: unknown, role: string, path: string): string[] {
 /** Members not in `known`; built with defineProperty semantics so `__proto__` stays a member. */
 function rest(obj: JsonObject, known: readonly string[]): JsonObject {
   // Usually there are none: skip building the entry arrays (once per target in a large file).
-  if (Object.keys(obj).every((k) => known.includes(k))) return {};
+  let unknown = false;
+  for (const k in obj) {
+    if (!known.includes(k)) {
+      unknown = true;
+      break;
+    }
+  }
+  if (!unknown) return {};
   return Object.fromEntries<JsonValue>(Object.entries(obj).filter(([k]) => !known.includes(k)));
 }
 
