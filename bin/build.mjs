@@ -12,12 +12,13 @@
  * script's first line, so a cache can only ever be used with the script it was made from (V8
  * itself checks no more than the source length).
  *
- * dist/vouch.inputs.json records every source file the bundle was made from (size and mtime);
- * bin/vouch.mjs runs the bundle only while all of them are unchanged, and the TypeScript through
- * tsx otherwise, so an edited checkout never runs stale code.
+ * dist/vouch.inputs.json records every source file the bundle was made from (size and mtime, once
+ * its content is checked to be what esbuild read); bin/vouch.mjs runs the bundle only while all of
+ * them are unchanged, and the TypeScript through tsx otherwise, so an edited checkout never runs
+ * stale code.
  */
 import { build } from 'esbuild';
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -30,8 +31,33 @@ const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
 export const BUNDLE = join(dist, 'vouch.cjs');
 export const INPUTS = join(dist, 'vouch.inputs.json');
 
+/** Source files as esbuild read them: path relative to the root → SHA-256 of the content. */
+function recordingSources(read) {
+  return {
+    name: 'vouch-record-sources',
+    setup(b) {
+      b.onLoad({ filter: /\.(ts|json)$/ }, (args) => {
+        if (args.path.includes('/node_modules/')) return undefined;
+        const contents = readFileSync(args.path);
+        read.set(relative(root, args.path), createHash('sha256').update(contents).digest('hex'));
+        return { contents, loader: args.path.endsWith('.json') ? 'json' : 'ts' };
+      });
+    },
+  };
+}
+
+/** [path, size, mtime] of each input whose content is still what went into the bundle. */
+function currentInputs(read) {
+  return [...read.keys()].sort().map((p) => {
+    const s = statSync(join(root, p));
+    // Changed while esbuild was reading it: the bundle holds another version, so never trust it.
+    const same = createHash('sha256').update(readFileSync(join(root, p))).digest('hex') === read.get(p);
+    return [p, s.size, same ? s.mtimeMs : -1];
+  });
+}
+
 export async function buildCli() {
-  const started = Date.now();
+  const read = new Map();
   const result = await build({
     absWorkingDir: root,
     entryPoints: ['src/cli/main.ts'],
@@ -47,7 +73,7 @@ export async function buildCli() {
     define: { 'import.meta.url': '__vouchModuleUrl' },
     supported: { 'dynamic-import': false },
     banner: { js: `// vouch-build ${randomUUID()}\nconst __vouchModuleUrl = require('node:url').pathToFileURL(__filename).href;` },
-    metafile: true,
+    plugins: [recordingSources(read)],
     write: false,
     logLevel: 'warning',
   });
@@ -59,15 +85,7 @@ export async function buildCli() {
   writeFileSync(`${BUNDLE}.tmp`, out.contents);
   renameSync(`${BUNDLE}.tmp`, BUNDLE);
   for (const name of readdirSync(dist)) if (/^vouch-[0-9a-f-]+\.cache$/.test(name)) rmSync(join(dist, name), { force: true });
-  const inputs = Object.keys(result.metafile.inputs)
-    .filter((p) => !p.includes('node_modules/'))
-    .sort()
-    .map((p) => {
-      const s = statSync(join(root, p));
-      // Edited while esbuild was reading it: the bundle may hold either version, so never trust it.
-      return [p, s.size, s.mtimeMs >= started - 1000 ? -1 : s.mtimeMs];
-    });
-  writeFileSync(`${INPUTS}.tmp`, JSON.stringify({ bundle: relative(root, BUNDLE), inputs }) + '\n');
+  writeFileSync(`${INPUTS}.tmp`, JSON.stringify({ bundle: relative(root, BUNDLE), inputs: currentInputs(read) }) + '\n');
   renameSync(`${INPUTS}.tmp`, INPUTS);
   return BUNDLE;
 }
