@@ -97,15 +97,10 @@ export const MAX_METADATA_BYTES = 100 << 20;
 const MAX_HASH_ENTRIES = 16;
 
 const BASE64_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
-const BASE64_VALUES = new Int8Array(128).fill(-1);
+/** UTF-16 code unit → 6-bit value; 0x80 marks every unit outside the alphabet. */
+const BASE64_VALUES = new Uint8Array(0x10000).fill(0x80);
 for (let i = 0; i < BASE64_ALPHABET.length; i++) BASE64_VALUES[BASE64_ALPHABET.charCodeAt(i)] = i;
 const PAD = 0x3d; // '='
-
-/** The 6-bit value of the character at `i`, or -1 outside the standard alphabet. */
-function sextet(s: string, i: number): number {
-  const c = s.charCodeAt(i);
-  return c < 128 ? (BASE64_VALUES[c] as number) : -1;
-}
 
 /**
  * Standard base64 with padding, decoded, or undefined: whole 4-character groups of the standard
@@ -118,20 +113,28 @@ function decodeStdBase64(s: string): Uint8Array | undefined {
   if (n % 4 !== 0) return undefined;
   const pad = n === 0 || s.charCodeAt(n - 1) !== PAD ? 0 : s.charCodeAt(n - 2) === PAD ? 2 : 1;
   const out = new Uint8Array((n / 4) * 3 - pad);
+  const body = n - (pad > 0 ? 4 : 0);
   let o = 0;
-  for (let i = 0; i < n; i += 4) {
-    const last = i + 4 === n;
-    const a = sextet(s, i);
-    const b = sextet(s, i + 1);
-    const c = last && pad === 2 ? 0 : sextet(s, i + 2);
-    const d = last && pad > 0 ? 0 : sextet(s, i + 3);
-    if ((a | b | c | d) < 0) return undefined;
-    const x = (a << 18) | (b << 12) | (c << 6) | d;
-    out[o++] = x >>> 16;
-    if (o < out.length) out[o++] = (x >>> 8) & 0xff;
-    if (o < out.length) out[o++] = x & 0xff;
+  let bad = 0;
+  for (let i = 0; i < body; i += 4) {
+    const a = BASE64_VALUES[s.charCodeAt(i)] as number;
+    const b = BASE64_VALUES[s.charCodeAt(i + 1)] as number;
+    const c = BASE64_VALUES[s.charCodeAt(i + 2)] as number;
+    const d = BASE64_VALUES[s.charCodeAt(i + 3)] as number;
+    bad |= a | b | c | d;
+    out[o++] = (a << 2) | (b >> 4);
+    out[o++] = ((b & 15) << 4) | (c >> 2);
+    out[o++] = ((c & 3) << 6) | d;
   }
-  return out;
+  if (pad > 0) {
+    const a = BASE64_VALUES[s.charCodeAt(body)] as number;
+    const b = BASE64_VALUES[s.charCodeAt(body + 1)] as number;
+    const c = pad === 1 ? (BASE64_VALUES[s.charCodeAt(body + 2)] as number) : 0;
+    bad |= a | b | c;
+    out[o++] = (a << 2) | (b >> 4);
+    if (pad === 1) out[o] = ((b & 15) << 4) | (c >> 2);
+  }
+  return (bad & 0x80) === 0 ? out : undefined;
 }
 
 /** Strict standard base64 with padding, as Go's `[]byte` JSON decoding requires. */
