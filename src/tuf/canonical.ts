@@ -208,18 +208,28 @@ const decoder = new TextDecoder('utf-8', { fatal: false });
 /** Deepest nesting accepted from untrusted input; real metadata nests about six levels. */
 export const MAX_JSON_DEPTH = 100;
 
-/** Nesting depth of JSON text, ignoring brackets inside strings. */
+/** The index of the quote closing the string opened at `open`, or -1 when it is not closed. */
+function stringEnd(text: string, open: number): number {
+  let j = open;
+  for (;;) {
+    j = text.indexOf('"', j + 1);
+    if (j < 0) return -1;
+    let backslashes = 0;
+    while (text.charCodeAt(j - 1 - backslashes) === 0x5c) backslashes++;
+    if (backslashes % 2 === 0) return j;
+  }
+}
+
+/** Nesting depth of JSON text, ignoring brackets inside strings (skipped with indexOf). */
 function nestingDepth(text: string): number {
   let depth = 0;
   let max = 0;
-  let inString = false;
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
-    if (inString) {
-      if (c === 0x5c) i++; // backslash: skip the escaped character
-      else if (c === 0x22) inString = false;
-    } else if (c === 0x22) inString = true;
-    else if (c === 0x7b || c === 0x5b) max = Math.max(max, ++depth);
+    if (c === 0x22) {
+      i = stringEnd(text, i);
+      if (i < 0) break; // unterminated: JSON.parse reports it
+    } else if (c === 0x7b || c === 0x5b) max = Math.max(max, ++depth);
     else if (c === 0x7d || c === 0x5d) depth--;
   }
   return max;
