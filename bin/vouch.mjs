@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { Script } from 'node:vm';
 
 const root = new URL('../', import.meta.url);
+const rootPath = fileURLToPath(root);
 
 function builtAndCurrent() {
   if (process.env.VOUCH_FROM_SOURCE === '1') return false;
@@ -23,7 +24,7 @@ function builtAndCurrent() {
   }
   if (!Array.isArray(stamp?.inputs) || stamp.inputs.length === 0) return false;
   for (const [path, size, mtimeMs] of stamp.inputs) {
-    const s = statSync(new URL(path, root), { throwIfNoEntry: false });
+    const s = statSync(rootPath + path, { throwIfNoEntry: false });
     if (s === undefined || s.size !== size || s.mtimeMs !== mtimeMs) return false;
   }
   return true;
