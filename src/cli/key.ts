@@ -8,6 +8,7 @@
  * NOTARY_*_PASSPHRASE (then DOCKER_CONTENT_TRUST_*_PASSPHRASE) or a terminal prompt. Errors are
  * printed as `* fatal: <message>` on stderr, exit status 1.
  */
+import { action } from './action.ts';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, type CommandUnknownOpts } from '@commander-js/extra-typings';
@@ -22,7 +23,7 @@ import { formatKeyList, formatKeyListJson } from '../keystore/listing.ts';
 import type { PassphraseRetriever } from '../keystore/passphrase.ts';
 import { loadClientConfig } from './config.ts';
 import type { KeyCommandTokens } from './key-token.ts';
-import { askConfirm, cliPassphraseRetriever, closePrompts, namedPassphraseRetriever, sharedLineReader } from './passphrase.ts';
+import { askConfirm, cliPassphraseRetriever, namedPassphraseRetriever, sharedLineReader } from './passphrase.ts';
 
 export const BACKUP_PASSPHRASE_VARIABLE = 'VOUCH_BACKUP_PASSPHRASE';
 const MAX_IMPORT_FILE_BYTES = 4 * 1024 * 1024;
@@ -78,19 +79,6 @@ function warnProblems(problems: readonly { path: string; message: string }[]): v
   for (const p of problems) process.stderr.write(`warning: ${p.path}: ${p.message}\n`);
 }
 
-/** Runs an action with notary's error style, and always releases stdin. */
-function action<A extends unknown[]>(fn: (...args: A) => Promise<void>): (...args: A) => Promise<void> {
-  return async (...args: A) => {
-    try {
-      await fn(...args);
-    } catch (e) {
-      process.stderr.write(`* fatal: ${e instanceof Error ? e.message : String(e)}\n`);
-      process.exitCode = 1;
-    } finally {
-      closePrompts();
-    }
-  };
-}
 
 function withStoreOptions<C extends CommandUnknownOpts>(cmd: C): C {
   cmd.option('-d, --trustDir <dir>', 'directory where the trust data is persisted to');

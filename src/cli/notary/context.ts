@@ -19,7 +19,7 @@ import { HttpTransport } from '../../client/transport.ts';
 import { KeyFileStore } from '../../keystore/file-store.ts';
 import type { TrustPinning } from '../../tuf/root-trust.ts';
 import { checkTlsClientPair, ConfigError, loadClientConfig, type ClientConfig } from '../config.ts';
-import { cliPassphraseRetriever, closePrompts, sharedLineReader } from '../passphrase.ts';
+import { cliPassphraseRetriever, sharedLineReader } from '../passphrase.ts';
 
 export interface GlobalFlags {
   readonly server?: string;
@@ -163,19 +163,7 @@ export function openRepository(cmd: CommandUnknownOpts, gun: string, opts: OpenO
   return { repo, config, store, log, close: async () => { await transport?.close(); } };
 }
 
-/** Runs a command body with notary's error style (`* fatal: <msg>`, exit 1); always frees stdin. */
-export function action<A extends unknown[]>(fn: (...args: A) => Promise<void>): (...args: A) => Promise<void> {
-  return async (...args: A) => {
-    try {
-      await fn(...args);
-    } catch (e) {
-      process.stderr.write(`* fatal: ${e instanceof Error ? e.message : String(e)}\n`);
-      process.exitCode = 1;
-    } finally {
-      closePrompts();
-    }
-  };
-}
+export { action } from '../action.ts';
 
 export function out(text: string): void {
   process.stdout.write(text);
