@@ -12,7 +12,7 @@
 import { signSnapshot, signTimestamp, SigningError } from '../tuf/builder.ts';
 import { VouchError } from '../errors.ts';
 import { parseMetadata, type Metadata, type RootSigned, type SnapshotSigned, type TimestampSigned } from '../tuf/metadata.ts';
-import { isDelegationName, parentRole, ROOT, SNAPSHOT, TARGETS, TIMESTAMP } from '../tuf/roles.ts';
+import { isDelegationName, parentRole, parentsFirst, ROOT, SNAPSHOT, TARGETS, TIMESTAMP } from '../tuf/roles.ts';
 import { TrustedCollection } from '../tuf/trusted.ts';
 import type { Gun, RoleName } from '../tuf/types.ts';
 import { invalidUpdate, ServerError, type UpdateErrorName } from './errors.ts';
@@ -44,15 +44,6 @@ function wrap(name: UpdateErrorName, e: unknown): ServerError {
   if (e instanceof ServerError) return e;
   if (e instanceof VouchError) return invalidUpdate(name, e.message);
   throw e;
-}
-
-/** notary's RoleList order: fewer path segments first, then byte order. */
-export function targetsOrder(roles: Iterable<string>): string[] {
-  return [...roles].sort((a, b) => {
-    const d = a.split('/').length - b.split('/').length;
-    if (d !== 0) return d;
-    return Buffer.compare(Buffer.from(a), Buffer.from(b));
-  });
 }
 
 async function loadRoot(ctx: ValidationContext, tc: TrustedCollection, upload: UploadedFile | undefined): Promise<void> {
@@ -93,7 +84,7 @@ function loadTargetsFile(tc: TrustedCollection, role: RoleName, data: Uint8Array
 }
 
 async function loadTargets(ctx: ValidationContext, tc: TrustedCollection, uploads: ReadonlyMap<string, UploadedFile>): Promise<UploadedFile[]> {
-  const names = targetsOrder([...uploads.keys()].filter((r) => r === TARGETS || isDelegationName(r)));
+  const names = parentsFirst([...uploads.keys()].filter((r) => r === TARGETS || isDelegationName(r)));
   const applied: UploadedFile[] = [];
   for (const name of names) {
     const role = name as RoleName;

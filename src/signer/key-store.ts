@@ -30,15 +30,8 @@ export interface StoredKey {
   readonly lastUsed: boolean;
 }
 
-export interface NewKeyRow {
-  readonly keyId: string;
-  readonly algorithm: string;
-  readonly passphraseAlias: string;
-  readonly publicKey: Uint8Array;
-  readonly jwe: string;
-  readonly gun: string;
-  readonly role: string;
-}
+/** A row to insert: everything stored except `last_used`, which starts empty. */
+export type NewKeyRow = Omit<StoredKey, 'lastUsed'>;
 
 export interface AliasCount {
   readonly alias: string;

@@ -13,11 +13,9 @@ import { join } from 'node:path';
 import { decodePemBlocks } from '../../src/crypto/pem.ts';
 import { readPrivateKeyPem } from '../../src/crypto/private-key-pem.ts';
 import { keyIdOfPrivate } from '../../src/keystore/key-file.ts';
-import { CK, loadPkcs11Module } from '../../src/keystore/pkcs11/port.ts';
-import { selectToken } from '../../src/keystore/pkcs11/session.ts';
 import { Pkcs11KeyStore } from '../../src/keystore/pkcs11/store.ts';
 import { cleanEnv, REPO, runVouch, type CliResult } from '../cli/key-cli.ts';
-import { createSoftHsm, SKIP_REASON, SOFTHSM_MODULE } from './softhsm.ts';
+import { createSoftHsm, SKIP_REASON, SOFTHSM_MODULE, tokenObjects as tokenObjectsOn } from './softhsm.ts';
 import type { SoftHsm } from './softhsm.ts';
 
 const PIN = '135791';
@@ -53,21 +51,9 @@ async function tokenKeys(label: string): Promise<string[][]> {
   return (await tokenStore(label).listKeys()).map((k) => [k.keyId, k.role, k.location]);
 }
 
-/** Every object on the token (class:CKA_ID), read with the user logged in. */
 function tokenObjects(label: string): string[] {
   hsm.use();
-  const port = loadPkcs11Module(SOFTHSM_MODULE);
-  try {
-    const { slot } = selectToken(port, { label });
-    const session = port.openSession(slot, false);
-    port.login(session, 'user', PIN);
-    return port.findObjects(session, [{ type: CK.CKA_TOKEN, value: true }]).map((h) => {
-      const [cls, id] = port.getAttributes(session, h, [CK.CKA_CLASS, CK.CKA_ID]);
-      return `${cls!.readUInt32LE(0)}:${id!.toString('hex')}`;
-    }).sort();
-  } finally {
-    port.close();
-  }
+  return tokenObjectsOn(label, PIN);
 }
 
 function privateFiles(trust: string): string[] {

@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { loadPkcs11Module } from '../../src/keystore/pkcs11/port.ts';
 import type { Pkcs11Port, TokenInfo } from '../../src/keystore/pkcs11/port.ts';
 import { selectToken } from '../../src/keystore/pkcs11/session.ts';
+import { CK } from '../../src/keystore/pkcs11/port.ts';
 
 export const SOFTHSM_MODULE = '/usr/lib/softhsm/libsofthsm2.so';
 export const HAVE_SOFTHSM = existsSync(SOFTHSM_MODULE) && existsSync('/usr/bin/softhsm2-util');
@@ -87,4 +88,20 @@ export function asYubikey(info: TokenInfo): TokenInfo {
 /** A pkcs11js-style error carrying a CKR name, as the binding throws them. */
 export function ckrError(name: string): Error {
   return new Error(`${name}:0`);
+}
+
+/** Every object on the token (class:CKA_ID hex, sorted), read with the user logged in. */
+export function tokenObjects(label: string, pin: string): string[] {
+  const port = loadPkcs11Module(SOFTHSM_MODULE);
+  try {
+    const { slot } = selectToken(port, { label });
+    const session = port.openSession(slot, false);
+    port.login(session, 'user', pin);
+    return port.findObjects(session, [{ type: CK.CKA_TOKEN, value: true }]).map((h) => {
+      const [cls, id] = port.getAttributes(session, h, [CK.CKA_CLASS, CK.CKA_ID]);
+      return `${cls!.readUInt32LE(0)}:${id!.toString('hex')}`;
+    }).sort();
+  } finally {
+    port.close();
+  }
 }

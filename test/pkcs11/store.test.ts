@@ -18,7 +18,7 @@ import { loadPkcs11Module, CK } from '../../src/keystore/pkcs11/port.ts';
 import { selectToken } from '../../src/keystore/pkcs11/session.ts';
 import { computeKeyId, makePublicKey, verifySignature } from '../../src/tuf/keys.ts';
 import { BACKUP_PASSPHRASE, failingBackupWriter, fileBackupWriter, readBackup } from './backup-writer.ts';
-import { createSoftHsm, SKIP_REASON, SOFTHSM_MODULE } from './softhsm.ts';
+import { createSoftHsm, SKIP_REASON, SOFTHSM_MODULE, tokenObjects as tokenObjectsOn } from './softhsm.ts';
 import type { SoftHsm } from './softhsm.ts';
 
 const PIN = '246810';
@@ -37,20 +37,8 @@ async function rejectsWith(p: Promise<unknown>, code: string, message?: RegExp |
   });
 }
 
-/** Every object on the token, as class and CKA_ID hex, read with the user logged in. */
 function tokenObjects(label: string): string[] {
-  const port = loadPkcs11Module(SOFTHSM_MODULE);
-  try {
-    const { slot } = selectToken(port, { label });
-    const session = port.openSession(slot, false);
-    port.login(session, 'user', PIN);
-    return port.findObjects(session, [{ type: CK.CKA_TOKEN, value: true }]).map((h) => {
-      const [cls, id] = port.getAttributes(session, h, [CK.CKA_CLASS, CK.CKA_ID]);
-      return `${cls!.readUInt32LE(0)}:${id!.toString('hex')}`;
-    }).sort();
-  } finally {
-    port.close();
-  }
+  return tokenObjectsOn(label, PIN);
 }
 
 describe('PKCS#11 key store on SoftHSM2', { skip: SKIP_REASON }, () => {
