@@ -7,7 +7,7 @@
  * 2. list 10,000 targets cold (an empty trust dir each run), both clients on one collection;
  * 3. a single `add -p` on a small collection.
  *
- * Vouch runs as `npm ci` leaves it: `node bin/vouch.mjs`, which runs the built CLI (bin/build.mjs,
+ * Vouch runs as `npm ci` leaves it: `node bin/vouch.cjs`, which runs the built CLI (bin/build.mjs,
  * rebuilt here first) with V8's code cache; for reference also from source through tsx. Floors:
  * Node's own start-up (`node -e 0`), `vouch version`, and one PBKDF2 key derivation at Vouch's
  * 204,800 iterations (every signing key a publish unlocks costs one). Usage:
@@ -79,7 +79,7 @@ async function main(): Promise<void> {
     notaryAdds += run(offline, ['-d', nd, 'addhash', 'bench/notary-bulk', name, size, '--sha256', sha]);
   }
   await buildCli();
-  const bin = join(root, 'bin/vouch.mjs');
+  const bin = join(root, 'bin/vouch.cjs');
   const times = (c: Client, a: string[]) => median(Array.from({ length: RUNS * 2 }, () => run(c, a)));
   const floors = {
     node: times({ name: 'node', argv: (a) => [process.execPath, a] }, ['-e', '0']),

@@ -6,14 +6,14 @@
  * except the argument parser, which every command needs. The server and signer modules are in the
  * script but initialised only when those commands run.
  *
- * Why CommonJS: bin/vouch.mjs compiles it with `vm.Script` and V8's code cache, which Node 20
+ * Why CommonJS: bin/vouch.cjs compiles it with `vm.Script` and V8's code cache, which Node 20
  * offers for scripts but not for ES modules; that saves a tenth of a short command's time. The
  * cache, dist/vouch-<build id>.cache, is written by the first run of a build; the build ID is the
  * script's first line, so a cache can only ever be used with the script it was made from (V8
  * itself checks no more than the source length).
  *
  * dist/vouch.inputs.json records every source file the bundle was made from (size and mtime, once
- * its content is checked to be what esbuild read); bin/vouch.mjs runs the bundle only while all of
+ * its content is checked to be what esbuild read); bin/vouch.cjs runs the bundle only while all of
  * them are unchanged, and the TypeScript through tsx otherwise, so an edited checkout never runs
  * stale code.
  */
@@ -46,6 +46,25 @@ function recordingSources(read) {
   };
 }
 
+/**
+ * commander requires `node:child_process` at load for executable subcommands, which vouch does not
+ * use; loading it (with `net` and `dgram` behind it) costs every command ≈ 5–9 ms of start-up. The
+ * bundle gives commander a stand-in that loads the real module on first property access.
+ */
+function lazyChildProcessForCommander() {
+  return {
+    name: 'vouch-lazy-child-process',
+    setup(b) {
+      b.onResolve({ filter: /^(node:)?child_process$/ }, (args) =>
+        args.importer.includes('/node_modules/commander/') ? { path: 'child_process', namespace: 'vouch-lazy' } : undefined);
+      b.onLoad({ filter: /.*/, namespace: 'vouch-lazy' }, () => ({
+        contents: "module.exports = new Proxy({}, { get: (_t, k) => process.getBuiltinModule('node:child_process')[k] });",
+        loader: 'js',
+      }));
+    },
+  };
+}
+
 /** [path, size, mtime] of each input whose content is still what went into the bundle. */
 function currentInputs(read) {
   return [...read.keys()].sort().map((p) => {
@@ -73,7 +92,7 @@ export async function buildCli() {
     define: { 'import.meta.url': '__vouchModuleUrl' },
     supported: { 'dynamic-import': false },
     banner: { js: `// vouch-build ${randomUUID()}\nconst __vouchModuleUrl = require('node:url').pathToFileURL(__filename).href;` },
-    plugins: [recordingSources(read)],
+    plugins: [recordingSources(read), lazyChildProcessForCommander()],
     write: false,
     logLevel: 'warning',
   });

@@ -13,7 +13,7 @@
  * - `cliPassphraseRetriever` answers from the environment first (see keystore/passphrase.ts),
  *   prompts only when stdin is a terminal, and otherwise fails naming the variable to set.
  */
-import { createInterface, type Interface } from 'node:readline';
+import type { Interface } from 'node:readline';
 import { Writable } from 'node:stream';
 import { KeyStoreError } from '../keystore/errors.ts';
 import {
@@ -56,6 +56,8 @@ export function createLineReader(input: NodeJS.ReadableStream, output: NodeJS.Wr
   let rl: Interface | undefined;
   const open = (): Interface => {
     if (rl !== undefined) return rl;
+    // Loaded on first prompt: most commands never read stdin, and start-up pays for every module.
+    const { createInterface } = process.getBuiltinModule('node:readline');
     rl = createInterface({ input, output: echo, terminal, crlfDelay: Infinity });
     rl.on('line', (line) => {
       const w = waiting.shift();

@@ -30,6 +30,8 @@ export interface GetRoleOptions {
   readonly version?: number;
   /** Byte cap; defaults to 1 MiB for timestamp, 100 MiB otherwise. */
   readonly maxBytes?: number;
+  /** Speculative: never answer an auth challenge (a 401 fails with `UNAUTHORIZED`). */
+  readonly speculative?: boolean;
 }
 
 const DETAIL_PREFIX: Readonly<Record<string, string>> = {
@@ -111,7 +113,7 @@ export class RemoteStore {
     if (opts.checksum !== undefined && !/^[0-9a-f]{64}$/.test(opts.checksum)) throw new ClientError('INVALID_INPUT', `invalid sha256 checksum for ${role}`);
     const name = opts.version !== undefined ? `${opts.version}.${role}` : opts.checksum !== undefined ? `${role}.${opts.checksum}` : role;
     const cap = opts.maxBytes ?? (role === 'timestamp' ? MAX_TIMESTAMP_BYTES : MAX_METADATA_BYTES);
-    const res = await this.transport.request({ method: 'GET', url: this.path(`${name}.json`), maxBytes: cap, access: 'pull' });
+    const res = await this.transport.request({ method: 'GET', url: this.path(`${name}.json`), maxBytes: cap, access: 'pull', ...(opts.speculative === true ? { answerChallenge: false } : {}) });
     this.check(res, name);
     return new Uint8Array(res.body.buffer, res.body.byteOffset, res.body.length);
   }

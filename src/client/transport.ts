@@ -40,6 +40,11 @@ export interface HttpRequest {
   readonly maxBytes: number;
   /** Access the request needs when the server asks for a token; undefined sends no credentials. */
   readonly access?: Access;
+  /**
+   * False: send a token already held, but return a 401 as it is instead of answering the challenge
+   * (speculative requests must never fetch tokens or prompt for credentials in parallel).
+   */
+  readonly answerChallenge?: boolean;
 }
 
 /** Answers an auth challenge with an `Authorization` header value (or undefined to give up). */
@@ -157,7 +162,7 @@ export class HttpTransport {
     const url = /^https?:\/\//.test(req.url) ? new URL(req.url) : this.resolve(req.url);
     const auth = req.access === undefined ? undefined : this.authenticator?.cached(req.access);
     let res = await this.send(url, req, auth);
-    if (res.status !== 401 || req.access === undefined || this.authenticator === undefined) return res;
+    if (res.status !== 401 || req.access === undefined || this.authenticator === undefined || req.answerChallenge === false) return res;
     for (let attempt = 0; attempt < 2 && res.status === 401; attempt++) {
       const challenge = headerValue(res.headers, 'www-authenticate');
       if (challenge === undefined) return res;

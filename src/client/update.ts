@@ -13,6 +13,11 @@
  *   cached copies that still verify (rollback protection). Delegations are walked pre-order; a
  *   delegation failing its threshold or expiry is set aside with `Error getting <role>: …` (its
  *   bytes kept for `witness`); the same failure on `targets` is fatal.
+ * - Cold start (no cached root): the current timestamp, snapshot and targets are requested while
+ *   the root downloads, never answering an auth challenge. Each is used only where the sequential
+ *   algorithm would have downloaded that role, and only after its parent has been verified; a
+ *   snapshot or targets file that no longer matches its parent's hashes (a publish raced the
+ *   requests) is downloaded again by hash. Failed early requests are forgotten.
  * - §5.1.5 Any failure re-downloads the root (by the snapshot's hash when a snapshot was trusted),
  *   walking `<v>.root.json` on a rotation, and retries once.
  */
@@ -85,6 +90,8 @@ class Updater {
   private tc: TrustedCollection;
   private invalid = new Map<RoleName, Metadata<TargetsSigned>>();
   private usedCachedTimestamp = false;
+  /** Early downloads of current files, by role; each is used at most once. */
+  private readonly early = new Map<string, Promise<Uint8Array | undefined>>();
 
   constructor(o: UpdateOptions) {
     this.o = o;
@@ -120,6 +127,7 @@ class Updater {
       if (loaded) return;
       throw new ClientError('OFFLINE', `no trust data for ${gun} is cached and no trust server is configured`);
     }
+    if (cached === undefined) this.requestEarly(remote, ['timestamp', 'snapshot', TARGETS]);
     let raw: Uint8Array;
     try {
       raw = await remote.getRole('root', { maxBytes: MAX_METADATA_BYTES });
@@ -136,13 +144,27 @@ class Updater {
     this.rootPinning = undefined;
   }
 
+  /** Cold start: one round trip for the first four files instead of four in a row. */
+  private requestEarly(remote: RemoteStore, roles: readonly string[]): void {
+    for (const role of roles) {
+      const maxBytes = role === 'timestamp' ? MAX_TIMESTAMP_BYTES : MAX_METADATA_BYTES;
+      this.early.set(role, remote.getRole(role, { maxBytes, speculative: true }).catch(() => undefined));
+    }
+  }
+
+  private takeEarly(role: string): Promise<Uint8Array | undefined> {
+    const p = this.early.get(role);
+    this.early.delete(role);
+    return p ?? Promise.resolve(undefined);
+  }
+
   async timestamp(): Promise<void> {
     const { cache, remote, log } = this.o;
     const cached = await cache.read('timestamp', MAX_TIMESTAMP_BYTES);
     let raw: Uint8Array;
     try {
       if (remote === undefined) throw new ClientError('OFFLINE', 'no trust server is configured');
-      raw = await remote.getRole('timestamp', { maxBytes: MAX_TIMESTAMP_BYTES });
+      raw = (await this.takeEarly('timestamp')) ?? (await remote.getRole('timestamp', { maxBytes: MAX_TIMESTAMP_BYTES }));
     } catch (e) {
       if (!isNetworkish(e) || cached === undefined) throw e;
       log.warn('Error while downloading remote metadata, using cached timestamp - this might not be the latest version available remotely');
@@ -170,6 +192,18 @@ class Updater {
       }
     }
     if (this.o.remote === undefined) throw new ClientError('OFFLINE', `${role} is not cached and no trust server is configured`);
+    const early = await this.takeEarly(role);
+    if (early !== undefined && early.length <= meta.length) {
+      try {
+        load(early, versionFloor(role, cached, verifier));
+        await this.o.cache.write(role, early);
+        return;
+      } catch (e) {
+        // Only a file that is no longer current is fetched again; anything else is the answer.
+        if (!(e instanceof VerificationError && e.code === 'CHECKSUM_MISMATCH' && e.role === role)) throw e;
+        this.o.log.debug(`${role} changed while it downloaded; downloading the version the ${role === 'snapshot' ? 'timestamp' : 'snapshot'} records`);
+      }
+    }
     const checksum = sha256Hex(meta);
     const raw = await this.o.remote.getRole(role, { ...(checksum !== undefined ? { checksum } : {}), maxBytes: meta.length });
     load(raw, versionFloor(role, cached, verifier));
@@ -245,6 +279,7 @@ class Updater {
   async refreshRoot(): Promise<void> {
     const { remote, gun } = this.o;
     if (remote === undefined) throw new ClientError('OFFLINE', 'no trust server is configured');
+    this.early.clear();
     const rootMeta = this.tc.snapshot?.signed.meta.get('root');
     const checksum = rootMeta === undefined ? undefined : sha256Hex(rootMeta);
     let raw: Uint8Array;

@@ -8,7 +8,6 @@
  * devices, PAX/long-name extensions, `..` and absolute paths are refused with `INVALID_BACKUP`.
  */
 import { createRequire } from 'node:module';
-import { gunzipSync, gzipSync } from 'node:zlib';
 import { posix } from 'node:path';
 import type * as TarHeader from 'tar/header';
 import { KeyStoreError } from './errors.ts';
@@ -64,7 +63,7 @@ export function packArchive(entries: readonly ArchiveEntry[], mtime: Date): Buff
     parts.push(block, data, Buffer.alloc((BLOCK - (data.length % BLOCK)) % BLOCK));
   }
   parts.push(Buffer.alloc(2 * BLOCK));
-  return gzipSync(Buffer.concat(parts), { level: 9 });
+  return process.getBuiltinModule('node:zlib').gzipSync(Buffer.concat(parts), { level: 9 });
 }
 
 /** Reads an archive written by `packArchive` (or an equivalent `tar -czf`). */
@@ -72,7 +71,7 @@ export function unpackArchive(gz: Uint8Array): ArchiveEntry[] {
   if (gz.length > MAX_ARCHIVE_BYTES) throw invalid(`archive is larger than ${MAX_ARCHIVE_BYTES} bytes`);
   let tar: Buffer;
   try {
-    tar = gunzipSync(gz, { maxOutputLength: MAX_ARCHIVE_BYTES });
+    tar = process.getBuiltinModule('node:zlib').gunzipSync(gz, { maxOutputLength: MAX_ARCHIVE_BYTES });
   } catch (e) {
     throw new KeyStoreError('INVALID_BACKUP', `not a readable gzip archive: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
   }

@@ -56,7 +56,7 @@ export function readPointer(data: Uint8Array, role: 'timestamp' | 'snapshot'): {
     const m = signed['meta'];
     if (isJsonObject(m)) {
       for (const [name, fm] of Object.entries(m)) {
-        const sha = parseFileMeta(fm, role, `signed.meta.${name}`).hashes.get('sha256');
+        const sha = parseFileMeta(fm, role, 'signed.meta', name).hashes.get('sha256');
         if (sha !== undefined) meta.set(name, Buffer.from(sha).toString('hex'));
       }
     }

@@ -122,11 +122,15 @@ function encode(v: unknown, path: string, out: string[]): void {
  * strings without control characters or lone surrogates, numbers safe integers. Then the two
  * encoders agree byte for byte: JSON.stringify escapes only `"` and `\` in such strings, as Go's
  * canonical encoder does, and the native encoder is several times faster on a large targets file.
+ *
+ * `stringsChecked`: the caller saw that JSON.stringify's text has no backslash at all, so no
+ * string holds a quote, backslash, control character or lone surrogate (each would have been
+ * escaped); only the shape is left to check.
  */
-function stringifyIsCanonical(v: unknown): boolean {
+function stringifyIsCanonical(v: unknown, stringsChecked: boolean): boolean {
   switch (typeof v) {
     case 'string':
-      return !CONTROL.test(v) && v.isWellFormed();
+      return stringsChecked || (!CONTROL.test(v) && v.isWellFormed());
     case 'number':
       return Number.isSafeInteger(v);
     case 'boolean':
@@ -141,17 +145,18 @@ function stringifyIsCanonical(v: unknown): boolean {
   if (Array.isArray(v)) {
     if (proto !== Array.prototype) return false;
     // Indexed, not `every`: a hole reads as undefined and is refused like the encoder refuses it.
-    for (let i = 0; i < v.length; i++) if (!stringifyIsCanonical(v[i])) return false;
+    for (let i = 0; i < v.length; i++) if (!stringifyIsCanonical(v[i], stringsChecked)) return false;
     return true;
   }
   if (proto !== Object.prototype && proto !== null) return false;
   const obj = v as Record<string, unknown>;
   let previous: string | undefined;
   for (const k in obj) {
-    if ((previous !== undefined && compareUtf8(previous, k) >= 0) || CONTROL.test(k) || !k.isWellFormed()) return false;
+    if (previous !== undefined && compareUtf8(previous, k) >= 0) return false;
+    if (!stringsChecked && (CONTROL.test(k) || !k.isWellFormed())) return false;
     const member = obj[k];
     // An undefined member is left out by both encoders; anything else must itself be canonical.
-    if (member !== undefined && !stringifyIsCanonical(member)) return false;
+    if (member !== undefined && !stringifyIsCanonical(member, stringsChecked)) return false;
     previous = k;
   }
   return true;
@@ -159,7 +164,13 @@ function stringifyIsCanonical(v: unknown): boolean {
 
 /** Canonical JSON text of a generic JSON value. */
 export function canonicalString(v: unknown): string {
-  if (stringifyIsCanonical(v)) return JSON.stringify(v);
+  let text: string | undefined;
+  try {
+    text = JSON.stringify(v);
+  } catch {
+    // Cycles, BigInt, nesting beyond the stack: the reference encoder gives the typed error.
+  }
+  if (text !== undefined && stringifyIsCanonical(v, !text.includes('\\'))) return text;
   const out: string[] = [];
   encode(v, '', out);
   return out.join('');

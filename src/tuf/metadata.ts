@@ -168,6 +168,9 @@ function expectStringArray(v: unknown, role: string, path: string): string[] {
   return v as string[];
 }
 
+/** The `unrecognized` of everything that has none: shared, so frozen. */
+const NO_MEMBERS: JsonObject = Object.freeze({}) as JsonObject;
+
 /** Members not in `known`; built with defineProperty semantics so `__proto__` stays a member. */
 function rest(obj: JsonObject, known: readonly string[]): JsonObject {
   // Usually there are none: skip building the entry arrays (once per target in a large file).
@@ -178,7 +181,7 @@ function rest(obj: JsonObject, known: readonly string[]): JsonObject {
       break;
     }
   }
-  if (!unknown) return {};
+  if (!unknown) return NO_MEMBERS;
   return Object.fromEntries<JsonValue>(Object.entries(obj).filter(([k]) => !known.includes(k)));
 }
 
@@ -187,23 +190,23 @@ const HASH_SIZES: Record<string, number> = { sha256: 32, sha512: 64 };
 const FILE_META_MEMBERS = ['length', 'hashes', 'custom'];
 
 /**
- * A FileMeta at `path` (in `role`'s file). Error paths are built only on failure: a targets file
- * can hold tens of thousands of these.
+ * The FileMeta `v` recorded under `name` in `role`'s `parent` object (`signed.targets`,
+ * `signed.meta`). Error paths are built only on failure: a targets file can hold tens of
+ * thousands of these.
  */
-export function parseFileMeta(v: unknown, role: string, path: string): FileMeta {
-  if (!isJsonObject(v)) throw invalid(role, `${path} must be an object`, path);
+export function parseFileMeta(v: unknown, role: string, parent: string, name: string): FileMeta {
+  if (!isJsonObject(v)) throw invalid(role, `${parent}.${name} must be an object`, `${parent}.${name}`);
   const length = v.length;
-  if (typeof length !== 'number' || !Number.isSafeInteger(length)) throw invalid(role, `${path}.length must be an integer`, `${path}.length`);
-  if (length < 0) throw invalid(role, `${path}.length cannot be negative`, `${path}.length`);
+  if (typeof length !== 'number' || !Number.isSafeInteger(length)) throw invalid(role, `${parent}.${name}.length must be an integer`, `${parent}.${name}.length`);
+  if (length < 0) throw invalid(role, `${parent}.${name}.length cannot be negative`, `${parent}.${name}.length`);
   const h = v.hashes ?? {};
-  if (!isJsonObject(h)) throw invalid(role, `${path}.hashes must be an object`, `${path}.hashes`);
-  const algs = Object.keys(h);
-  if (algs.length > MAX_HASH_ENTRIES) throw invalid(role, `${path}.hashes has too many entries`, `${path}.hashes`);
+  if (!isJsonObject(h)) throw invalid(role, `${parent}.${name}.hashes must be an object`, `${parent}.${name}.hashes`);
   const hashes = new Map<string, Uint8Array>();
-  for (const alg of algs) {
+  for (const alg in h) {
+    if (hashes.size === MAX_HASH_ENTRIES) throw invalid(role, `${parent}.${name}.hashes has too many entries`, `${parent}.${name}.hashes`);
     const digest = h[alg];
     const bytes = typeof digest === 'string' ? decodeStdBase64(digest) : undefined;
-    if (bytes === undefined) throw new ValidationError('INVALID_METADATA', `${path}.hashes.${alg} is not valid base64`, `${path}.hashes.${alg}`);
+    if (bytes === undefined) throw new ValidationError('INVALID_METADATA', `${parent}.${name}.hashes.${alg} is not valid base64`, `${parent}.${name}.hashes.${alg}`);
     hashes.set(alg, bytes);
   }
   const meta: FileMeta = { length, hashes, unrecognized: rest(v, FILE_META_MEMBERS) };
@@ -276,7 +279,7 @@ export function parseTargetsSigned(signed: JsonObject, role: RoleName): TargetsS
   const common = parseCommon(signed, role, 'Targets', ['targets', 'delegations']);
   const targetsObj = expectObject(signed.targets ?? {}, role, 'signed.targets');
   const targets = new Map<string, FileMeta>();
-  for (const name of Object.keys(targetsObj)) targets.set(name, parseFileMeta(targetsObj[name], role, 'signed.targets.' + name));
+  for (const name in targetsObj) targets.set(name, parseFileMeta(targetsObj[name], role, 'signed.targets', name));
   const del = expectObject(signed.delegations ?? {}, role, 'signed.delegations');
   const keys = parseKeys(del.keys, role, 'signed.delegations.keys');
   if (del.roles !== undefined && del.roles !== null && !Array.isArray(del.roles)) {
@@ -301,7 +304,7 @@ export function parseTargetsSigned(signed: JsonObject, role: RoleName): TargetsS
 function parseMetaMap(v: unknown, role: string): Map<string, FileMeta> {
   const o = expectObject(v ?? {}, role, 'signed.meta');
   const meta = new Map<string, FileMeta>();
-  for (const [name, fm] of Object.entries(o)) meta.set(name, parseFileMeta(fm, role, `signed.meta.${name}`));
+  for (const name in o) meta.set(name, parseFileMeta(o[name], role, 'signed.meta', name));
   return meta;
 }
 

@@ -1,4 +1,4 @@
-// bin/vouch.mjs: the built CLI (dist/vouch.cjs, when `npm ci`/`npm run build` made it from the
+// bin/vouch.cjs: the built CLI (dist/vouch.cjs, when `npm ci`/`npm run build` made it from the
 // current sources) and the TypeScript through tsx answer identically.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
-const BIN = fileURLToPath(new URL('../../bin/vouch.mjs', import.meta.url));
+const BIN = fileURLToPath(new URL('../../bin/vouch.cjs', import.meta.url));
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 function vouch(args: string[], fromSource: boolean): { status: number | null; stdout: string; stderr: string } {

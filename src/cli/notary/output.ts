@@ -53,31 +53,62 @@ export const byteOrder = compareUtf8;
 
 const TARGET_COLUMNS = ['NAME', 'DIGEST', 'SIZE (BYTES)', 'ROLE'] as const;
 
+/** `targets` in Go's `sort.Strings` order; a list already in that order (the usual case: canonical
+ * JSON stores names sorted) is returned as is after one linear check. */
+function sortedByName(targets: readonly TargetWithRole[]): readonly TargetWithRole[] {
+  for (let i = 1; i < targets.length; i++) {
+    if (byteOrder((targets[i - 1] as TargetWithRole).name, (targets[i] as TargetWithRole).name) > 0) {
+      return [...targets].sort((a, b) => byteOrder(a.name, b.name));
+    }
+  }
+  return targets;
+}
+
+/** Hex sha256 of every target ('' where absent), converted in one native call, not one per row. */
+function hexDigests(targets: readonly TargetWithRole[]): string[] {
+  const n = targets.length;
+  const all = Buffer.allocUnsafe(n * 32);
+  const present = new Uint8Array(n);
+  for (let i = 0; i < n; i++) {
+    const sha = (targets[i] as TargetWithRole).meta.hashes.get('sha256');
+    if (sha === undefined || sha.byteLength !== 32) continue;
+    all.set(sha, i * 32);
+    present[i] = 1;
+  }
+  const hex = all.toString('hex');
+  const out = new Array<string>(n);
+  for (let i = 0; i < n; i++) out[i] = present[i] === 1 ? hex.slice(i * 64, i * 64 + 64) : '';
+  return out;
+}
+
 /**
  * `table(TARGET_COLUMNS, rows)` for the targets list, built column-wise without a row array per
  * target (a list can hold tens of thousands); the output is byte for byte the same.
  */
 export function formatTargets(targets: readonly TargetWithRole[]): string {
   if (targets.length === 0) return '\nNo targets present in this repository.\n\n';
-  const sorted = [...targets].sort((a, b) => byteOrder(a.name, b.name));
+  const sorted = sortedByName(targets);
   const n = sorted.length;
-  const digests = new Array<string>(n);
+  const digests = hexDigests(sorted);
   const sizes = new Array<string>(n);
-  const widths = TARGET_COLUMNS.slice(0, 3).map((c) => Math.max(MIN_WIDTH, c.length + PADDING));
   const nameRunes = new Array<number>(n);
+  let w0 = Math.max(MIN_WIDTH, TARGET_COLUMNS[0].length + PADDING);
+  let w1 = Math.max(MIN_WIDTH, TARGET_COLUMNS[1].length + PADDING);
+  let w2 = Math.max(MIN_WIDTH, TARGET_COLUMNS[2].length + PADDING);
   for (let i = 0; i < n; i++) {
     const t = sorted[i] as TargetWithRole;
-    const sha = t.meta.hashes.get('sha256');
-    digests[i] = sha === undefined ? '' : Buffer.from(sha.buffer, sha.byteOffset, sha.byteLength).toString('hex');
-    sizes[i] = String(t.meta.length);
-    nameRunes[i] = runes(t.name);
-    widths[0] = Math.max(widths[0] as number, (nameRunes[i] as number) + PADDING);
-    widths[1] = Math.max(widths[1] as number, (digests[i] as string).length + PADDING);
-    widths[2] = Math.max(widths[2] as number, (sizes[i] as string).length + PADDING);
+    const size = String(t.meta.length);
+    sizes[i] = size;
+    const r = runes(t.name);
+    nameRunes[i] = r;
+    if (r + PADDING > w0) w0 = r + PADDING;
+    if ((digests[i] as string).length + PADDING > w1) w1 = (digests[i] as string).length + PADDING;
+    if (size.length + PADDING > w2) w2 = size.length + PADDING;
   }
-  const [w0, w1, w2] = widths as [number, number, number];
+  // Padding by slicing one run of spaces: cheaper than padEnd per cell, same bytes.
+  const spaces = ' '.repeat(Math.max(w0, w1, w2));
   const row = (name: string, nameWidth: number, digest: string, size: string, role: string) =>
-    name.padEnd(w0 + name.length - nameWidth) + digest.padEnd(w1) + size.padEnd(w2) + role;
+    name + spaces.slice(0, w0 - nameWidth) + digest + spaces.slice(0, w1 - digest.length) + size + spaces.slice(0, w2 - size.length) + role;
   const lines = new Array<string>(n + 2);
   const [c0, c1, c2, c3] = TARGET_COLUMNS;
   lines[0] = row(c0, c0.length, c1, c2, c3);

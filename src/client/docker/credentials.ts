@@ -9,7 +9,6 @@
  * output); a `<token>` username means an identity token. Without a helper the `auths` section is
  * read. A helper that fails or has no entry yields no credentials (and a debug line), never a throw.
  */
-import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { CredentialSource, Credentials } from '../auth.ts';
@@ -58,6 +57,8 @@ function runHelper(helper: string, key: string, log: Logger): Promise<Credential
     return Promise.resolve(undefined);
   }
   return new Promise((resolve) => {
+    // Loaded here, not at start-up: only a credential helper lookup runs a child process.
+    const { spawn } = process.getBuiltinModule('node:child_process');
     const child = spawn(`docker-credential-${helper}`, ['get'], { stdio: ['pipe', 'pipe', 'ignore'], timeout: HELPER_TIMEOUT_MS });
     const chunks: Buffer[] = [];
     let size = 0;

@@ -1,5 +1,5 @@
 // Test entry point for `vouch signer …` until src/cli/main.ts wires registerSignerCommands: the
-// same commander setup as bin/vouch.mjs would give, with only the signer commands registered.
+// same commander setup as bin/vouch.cjs would give, with only the signer commands registered.
 import { Command } from '@commander-js/extra-typings';
 
 import { registerSignerCommands } from '../../../src/cli/signer.ts';

@@ -8,7 +8,7 @@
  * rules (log file, lifetime cap, killed at exit), and resolves once gRPC health reports SERVING
  * for KeyManagement and Signer over mutual TLS; an early exit or a timeout throws `PeerStartError`
  * with the log tail. `runVouchSigner(args, env)` runs a short-lived `vouch signer …` command.
- * Commands go through bin/vouch.mjs once src/cli/main.ts registers the signer commands, else
+ * Commands go through bin/vouch.cjs once src/cli/main.ts registers the signer commands, else
  * through a test entry point with the same wiring.
  */
 import { spawnSync } from 'node:child_process';
@@ -29,7 +29,7 @@ const TEST_ENTRY = join(REPO_ROOT, 'test/signer/helpers/vouch-signer-cli.ts');
 /** argv (after node) that runs `vouch signer <args>`. */
 export function vouchSignerArgv(args: readonly string[]): string[] {
   const wired = readFileSync(join(REPO_ROOT, 'src/cli/main.ts'), 'utf8').includes('registerSignerCommands');
-  return wired ? [join(REPO_ROOT, 'bin/vouch.mjs'), 'signer', ...args] : ['--import', 'tsx', TEST_ENTRY, 'signer', ...args];
+  return wired ? [join(REPO_ROOT, 'bin/vouch.cjs'), 'signer', ...args] : ['--import', 'tsx', TEST_ENTRY, 'signer', ...args];
 }
 
 export interface VouchSignerOptions {
