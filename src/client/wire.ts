@@ -8,10 +8,14 @@
  * `BAD_RESPONSE`. Transport failures are thrown as they come (with their `code`); the caller
  * names them.
  */
-import { request as httpsRequest, Agent as HttpsAgent } from 'node:https';
+import { request as httpsRequest, Agent as HttpsAgent, type RequestOptions } from 'node:https';
 import { request as httpRequest, Agent as HttpAgent, type IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { checkServerIdentity, connect as tlsConnect, createSecureContext, type DetailedPeerCertificate, type SecureContext, type TLSSocket } from 'node:tls';
 import type { Dispatcher } from 'undici';
+import { decodePemBlocks } from '../crypto/pem.ts';
 import { ClientError } from './errors.ts';
+import { chainCertificates, chainTrusted, type ChainCertificate } from './tls-anchors.ts';
 
 export interface TlsOptions {
   /** PEM text of the CA bundle to trust instead of the system roots. */
@@ -75,8 +79,79 @@ function readBody(res: IncomingMessage, req: WireRequest, bodyMs: number): Promi
   });
 }
 
+/** The certificates the server sent, leaf first (Node links them through `issuerCertificate`). */
+function sentChain(socket: TLSSocket): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  let c: DetailedPeerCertificate | undefined = socket.getPeerCertificate(true);
+  const seen = new Set<DetailedPeerCertificate>();
+  while (c !== undefined && c.raw !== undefined && !seen.has(c) && out.length < 10) {
+    seen.add(c);
+    out.push(c.raw);
+    c = c.issuerCertificate;
+  }
+  return out;
+}
+
+/**
+ * An HTTPS agent for a configured CA file that skips Node's root store (see tls-anchors.ts): each
+ * connection first runs on a context without roots, and the request is handed the socket only
+ * after the sent chain and the host name check out; otherwise a standard connection (OpenSSL
+ * verification against the CA file) replaces it and decides.
+ */
+/** Which verification a new connection went through (tests observe it). */
+export type ConnectionPath = 'anchored' | 'standard';
+
+class AnchoredAgent extends HttpsAgent {
+  private readonly context: SecureContext;
+  private readonly anchors: readonly ChainCertificate[];
+  private readonly observe: ((path: ConnectionPath) => void) | undefined;
+
+  constructor(options: ConstructorParameters<typeof HttpsAgent>[0], context: SecureContext, anchors: readonly ChainCertificate[], observe: ((path: ConnectionPath) => void) | undefined) {
+    super(options);
+    this.context = context;
+    this.anchors = anchors;
+    this.observe = observe;
+  }
+
+  override createConnection(options: RequestOptions, callback?: (err: Error | null, stream: Duplex) => void): Duplex | null | undefined {
+    if (callback === undefined) return super.createConnection(options);
+    const host = (typeof options.servername === 'string' && options.servername !== '' ? options.servername : undefined) ?? options.host ?? 'localhost';
+    const socket = tlsConnect({ ...(options as object), secureContext: this.context, rejectUnauthorized: false, session: undefined });
+    const failed = (e: Error): void => callback(e, socket);
+    socket.once('error', failed);
+    socket.once('secureConnect', () => {
+      socket.off('error', failed);
+      const sent = chainCertificates(sentChain(socket));
+      const peer = socket.getPeerCertificate();
+      if (sent !== undefined && chainTrusted(sent, this.anchors, new Date()) && checkServerIdentity(host, peer) === undefined) {
+        this.observe?.('anchored');
+        callback(null, socket);
+        return;
+      }
+      socket.destroy();
+      this.observe?.('standard');
+      const standard = super.createConnection(options);
+      if (standard) callback(null, standard);
+    });
+    return undefined;
+  }
+}
+
+function anchoredAgent(options: ConstructorParameters<typeof HttpsAgent>[0] & { ca: string }, observe: ((path: ConnectionPath) => void) | undefined): HttpsAgent {
+  let anchors: ChainCertificate[] | undefined;
+  try {
+    anchors = chainCertificates(decodePemBlocks(options.ca).filter((b) => b.type === 'CERTIFICATE').map((b) => b.bytes));
+  } catch {
+    anchors = undefined;
+  }
+  if (anchors === undefined || anchors.length === 0) return new HttpsAgent(options);
+  const { cert, key, minVersion } = options;
+  const context = createSecureContext({ ca: [], minVersion, ...(cert !== undefined ? { cert } : {}), ...(key !== undefined ? { key } : {}) });
+  return new AnchoredAgent(options, context, anchors, observe);
+}
+
 /** node:http(s) with one keep-alive agent per transport. */
-export function nodeWire(tls: TlsOptions, timeouts: Timeouts): Wire {
+export function nodeWire(tls: TlsOptions, timeouts: Timeouts, observe?: (path: ConnectionPath) => void): Wire {
   const tlsOpts = {
     minVersion: 'TLSv1.2' as const,
     rejectUnauthorized: tls.insecureSkipVerify !== true,
@@ -84,7 +159,8 @@ export function nodeWire(tls: TlsOptions, timeouts: Timeouts): Wire {
     ...(tls.cert !== undefined ? { cert: tls.cert } : {}),
     ...(tls.key !== undefined ? { key: tls.key } : {}),
   };
-  const httpsAgent = new HttpsAgent({ keepAlive: true, maxSockets: 8, ...tlsOpts });
+  const agentOptions = { keepAlive: true, maxSockets: 8, ...tlsOpts };
+  const httpsAgent = tls.ca !== undefined && tls.insecureSkipVerify !== true ? anchoredAgent({ ...agentOptions, ca: tls.ca }, observe) : new HttpsAgent(agentOptions);
   const httpAgent = new HttpAgent({ keepAlive: true, maxSockets: 8 });
   const send = (req: WireRequest): Promise<WireResponse> => new Promise((resolve, reject) => {
     const isHttps = req.url.protocol === 'https:';

@@ -169,7 +169,7 @@ function expectStringArray(v: unknown, role: string, path: string): string[] {
 }
 
 /** The `unrecognized` of everything that has none: shared, so frozen. */
-const NO_MEMBERS: JsonObject = Object.freeze({}) as JsonObject;
+const NO_MEMBERS: JsonObject = Object.freeze({});
 
 /** Members not in `known`; built with defineProperty semantics so `__proto__` stays a member. */
 function rest(obj: JsonObject, known: readonly string[]): JsonObject {
