@@ -78,8 +78,10 @@ export function listTargets(tc: TrustedCollection, roles: readonly string[] = []
   for (const rolePath of order) {
     const skip = order.filter((r) => r !== rolePath);
     walkTargets(tc, { rolePath, skip }, (role, file, paths) => {
+      // The base role (and any role delegated "") may sign every name: no per-name prefix check.
+      const unrestricted = paths.includes('');
       for (const [name, meta] of file.signed.targets) {
-        if (found.has(name) || !pathAllowed(paths, name)) continue;
+        if (found.has(name) || (!unrestricted && !pathAllowed(paths, name))) continue;
         found.set(name, { name, meta, role });
       }
     });
