@@ -7,14 +7,13 @@
  * (again), `down` as soon as the connection fails or a heartbeat (every `heartbeatMs`) goes
  * unanswered. Reconnects run in the background with backoff up to 1 s; `start()` never throws
  * (a database that is down at start-up simply starts in `down`). `stop()` ends everything.
+ * sql-store.ts imports this module only for a PostgreSQL store.
  */
-import pg from 'pg';
+import type pg from 'pg';
 import { parsePostgresUrl } from '../storage/config.ts';
-import { pgSsl } from '../storage/database.ts';
+import { pgDriver, pgSsl } from '../storage/database.ts';
+import { NOTIFY_CHANNEL } from './sql-schema.ts';
 import type { StoreEvent } from './store.ts';
-
-export const NOTIFY_CHANNEL = 'vouch_tuf';
-
 
 export class PgNotifications {
   private readonly dbUrl: string;
@@ -55,7 +54,7 @@ export class PgNotifications {
   private async connect(): Promise<void> {
     if (this.stopped) return;
     const c = parsePostgresUrl(this.dbUrl);
-    const client = new pg.Client({
+    const client = new (pgDriver().Client)({
       host: c.host, port: c.port, user: c.user, password: c.password, database: c.database, ssl: pgSsl(c),
       connectionTimeoutMillis: 5_000, keepAlive: true, query_timeout: 5_000,
     });

@@ -41,6 +41,9 @@ export interface ServerTables {
 
 export const SERVER_COMPONENT = 'server';
 
+/** PostgreSQL: every write transaction notifies this channel with the GUN (pg-notify.ts listens). */
+export const NOTIFY_CHANNEL = 'vouch_tuf';
+
 export const SERVER_MIGRATIONS: readonly SqlMigration[] = [
   {
     name: '0001_tuf_files_changefeed',

@@ -20,8 +20,8 @@ import { sqlTimestamp } from '../storage/database.ts';
 import { driverMessage, isUniqueViolation } from '../storage/errors.ts';
 import type { StorageConfig } from '../storage/config.ts';
 import { migrateToLatest } from '../storage/migrations.ts';
-import { PgNotifications, NOTIFY_CHANNEL } from './pg-notify.ts';
-import { SERVER_COMPONENT, SERVER_MIGRATIONS, type ServerTables } from './sql-schema.ts';
+import type { PgNotifications } from './pg-notify.ts';
+import { NOTIFY_CHANNEL, SERVER_COMPONENT, SERVER_MIGRATIONS, type ServerTables } from './sql-schema.ts';
 import {
   MetaStoreError, minVersionsByRole, sha256Hex,
   type ChangeQuery, type ChangeRecord, type MetaStore, type MetaUpdate, type StoredFile, type StoreListener,
@@ -269,6 +269,8 @@ export class SqlMetaStore implements MetaStore {
 
   private async startWatching(): Promise<void> {
     if (this.backend === 'postgres' && this.opts.config !== undefined) {
+      // Loaded here so that SQLite and MySQL servers never load the pg driver.
+      const { PgNotifications } = await import('./pg-notify.ts');
       this.notifications = new PgNotifications(this.opts.config.dbUrl, (e) => this.emit(e));
       await this.notifications.start();
       return;

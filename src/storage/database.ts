@@ -12,13 +12,17 @@
  *   error (a database restart) is swallowed and surfaces on the next query instead of crashing.
  * - `ping()` is one round trip; `close()` is idempotent.
  * - `sqlTimestamp(date)` is the one timestamp text written to every dialect (UTC, ms precision).
+ * - A driver package is loaded by the first database of its kind (`pgDriver()` for other PostgreSQL
+ *   users): a SQLite deployment never loads pg or mysql2, and a PostgreSQL one never loads the
+ *   native SQLite binding. A driver that cannot be loaded is `STORAGE_UNAVAILABLE`.
  */
 import { chmodSync, existsSync, readFileSync } from 'node:fs';
-import BetterSqlite3 from 'better-sqlite3';
+import { createRequire } from 'node:module';
+import type BetterSqlite3 from 'better-sqlite3';
 import { Kysely, MysqlDialect, PostgresDialect, SqliteDialect, sql } from 'kysely';
 import type { Dialect, KyselyPlugin } from 'kysely';
-import { createPool } from 'mysql2';
-import pg from 'pg';
+import type * as Mysql2 from 'mysql2';
+import type pg from 'pg';
 import type { ConnectionOptions } from 'node:tls';
 
 import { parseMysqlUrl, parsePostgresUrl, redactDbUrl, sqlitePath } from './config.ts';
@@ -44,6 +48,30 @@ export interface Database<DB> {
   close(): Promise<void>;
 }
 
+// Synchronous on purpose: `openDatabase` is synchronous, and each driver is a CommonJS package
+// that `import()` would load no sooner. Each costs start-up time and resident memory (pg and
+// mysql2 with their protocol stacks) that a deployment on another backend would never use.
+const requireDriver = createRequire(import.meta.url);
+const drivers = new Map<string, unknown>();
+
+function loadDriver<T>(name: 'better-sqlite3' | 'mysql2' | 'pg'): T {
+  let driver = drivers.get(name);
+  if (driver === undefined) {
+    try {
+      driver = requireDriver(name);
+    } catch (e) {
+      throw storageUnavailable(`cannot load the ${name} database driver`, e);
+    }
+    drivers.set(name, driver);
+  }
+  return driver as T;
+}
+
+/** The pg package, loaded on first use (also for the server's LISTEN connection). */
+export function pgDriver(): typeof pg {
+  return loadDriver<typeof pg>('pg');
+}
+
 const DEFAULTS = { poolSize: 10, connectTimeoutMs: 5_000, statementTimeoutMs: 10_000, busyTimeoutMs: 5_000 };
 
 /** `YYYY-MM-DD HH:MM:SS.mmm` in UTC: accepted by SQLite, PostgreSQL `timestamp` and MySQL `datetime`. */
@@ -57,7 +85,8 @@ function sqliteDialect(dbUrl: string, busyTimeoutMs: number): Dialect {
   const created = !inMemory && !existsSync(path);
   let handle: BetterSqlite3.Database;
   try {
-    handle = new BetterSqlite3(path, { timeout: busyTimeoutMs });
+    const Sqlite = loadDriver<typeof BetterSqlite3>('better-sqlite3');
+    handle = new Sqlite(path, { timeout: busyTimeoutMs });
     if (created) chmodSync(path, 0o600);
     if (!inMemory) handle.pragma('journal_mode = WAL');
     handle.pragma('synchronous = FULL');
@@ -90,7 +119,7 @@ function postgresDialect(dbUrl: string, o: typeof DEFAULTS): Dialect {
   } catch (e) {
     throw storageUnavailable('cannot read the PostgreSQL TLS files', e);
   }
-  const pool = new pg.Pool({
+  const pool = new (pgDriver().Pool)({
     host: c.host, port: c.port, user: c.user, password: c.password, database: c.database, ssl,
     max: o.poolSize, connectionTimeoutMillis: o.connectTimeoutMs, statement_timeout: o.statementTimeoutMs,
     query_timeout: o.statementTimeoutMs + 1_000, idleTimeoutMillis: 30_000,
@@ -104,7 +133,7 @@ function postgresDialect(dbUrl: string, o: typeof DEFAULTS): Dialect {
 
 function mysqlDialect(dbUrl: string, o: typeof DEFAULTS): Dialect {
   const c = parseMysqlUrl(dbUrl);
-  const pool = createPool({
+  const pool = loadDriver<typeof Mysql2>('mysql2').createPool({
     host: c.host, port: c.port, socketPath: c.socketPath, user: c.user, password: c.password,
     database: c.database, connectionLimit: o.poolSize, connectTimeout: c.connectTimeoutMs ?? o.connectTimeoutMs,
     timezone: 'Z', dateStrings: true, supportBigNumbers: true, bigNumberStrings: true,
