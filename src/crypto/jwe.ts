@@ -4,9 +4,10 @@
  * encryption A256GCM with the ASCII of the protected header as AAD.
  *
  * Contract:
- * - `encryptPbes2Jwe` writes exactly what jose2go writes: header JSON with sorted keys
- *   `{"alg","enc","p2c":8192,"p2s"}`, a 12-byte salt, a 40-byte wrapped CEK, a 12-byte IV and a
- *   16-byte tag, each part base64url without padding.
+ * - `encryptPbes2Jwe` / `encryptPbes2JweAsync` write exactly what jose2go writes: header JSON with
+ *   sorted keys `{"alg","enc","p2c":8192,"p2s"}`, a 12-byte salt, a 40-byte wrapped CEK, a 12-byte
+ *   IV and a 16-byte tag, each part base64url without padding. The async variants run the key
+ *   derivation on libuv's thread pool instead of the caller's thread.
  * - `decryptPbes2Jwe` / `decryptPbes2JweAsync` accept only that algorithm pair, refuse `zip`,
  *   cap the attacker-controlled iteration count (`p2c` ≤ 1,000,000, checked before any key
  *   derivation) and the token size, and report every failure as a `JweError` with a stable code;
@@ -156,23 +157,63 @@ function fixedLength(b: Uint8Array | undefined, n: number, what: string): Uint8A
   return b;
 }
 
-/** Encrypts `plaintext` under `passphrase` (notary: the `NOTARY_SIGNER_<ALIAS>` value). */
-export function encryptPbes2Jwe(plaintext: Uint8Array, passphrase: string | Uint8Array, opts: EncryptOptions = {}): string {
+interface SealParams {
+  readonly p2c: number;
+  readonly p2s: Uint8Array;
+  readonly cek: Uint8Array;
+  readonly iv: Uint8Array;
+}
+
+function sealParams(opts: EncryptOptions): SealParams {
   const p2c = opts.iterations ?? NOTARY_P2C;
   checkIterations(p2c);
   const p2s = opts.salt ?? randomBytes(SALT_BYTES);
   if (p2s.length < MIN_SALT_BYTES || p2s.length > MAX_SALT_BYTES) throw new JweError('JWE_PARAMS_OUT_OF_RANGE', 'JWE salt size out of range');
-  const cek = fixedLength(opts.cek, CEK_BYTES, 'CEK');
-  const iv = fixedLength(opts.iv, IV_BYTES, 'IV');
-  const kek = pbkdf2Sync(passBytes(passphrase), pbes2Salt(p2s), p2c, KEK_BYTES, 'sha256');
-  const wrapped = aesKeyWrap(kek, cek);
+  return { p2c, p2s, cek: fixedLength(opts.cek, CEK_BYTES, 'CEK'), iv: fixedLength(opts.iv, IV_BYTES, 'IV') };
+}
+
+function sealWithKek(plaintext: Uint8Array, p: SealParams, kek: Uint8Array): string {
+  const wrapped = aesKeyWrap(kek, p.cek);
   // Go's json.Marshal of a map: keys sorted, no spaces.
-  const header = `{"alg":"${JWE_KEYWRAP_ALG}","enc":"${JWE_ENCRYPTION_ALG}","p2c":${p2c},"p2s":"${b64u(p2s)}"}`;
+  const header = `{"alg":"${JWE_KEYWRAP_ALG}","enc":"${JWE_ENCRYPTION_ALG}","p2c":${p.p2c},"p2s":"${b64u(p.p2s)}"}`;
   const protectedHeader = b64u(Buffer.from(header, 'utf8'));
-  const gcm = createCipheriv('aes-256-gcm', cek, iv, { authTagLength: TAG_BYTES });
+  const gcm = createCipheriv('aes-256-gcm', p.cek, p.iv, { authTagLength: TAG_BYTES });
   gcm.setAAD(Buffer.from(protectedHeader, 'ascii'));
   const ciphertext = Buffer.concat([gcm.update(plaintext), gcm.final()]);
-  return [protectedHeader, b64u(wrapped), b64u(iv), b64u(ciphertext), b64u(gcm.getAuthTag())].join('.');
+  return [protectedHeader, b64u(wrapped), b64u(p.iv), b64u(ciphertext), b64u(gcm.getAuthTag())].join('.');
+}
+
+/** PBKDF2 on libuv's thread pool: at notary's 8192 iterations it is ≈ 2 ms of CPU per key. */
+function deriveKekAsync(passphrase: string | Uint8Array, p2s: Uint8Array, p2c: number): Promise<Buffer> {
+  return new Promise<Buffer>((resolve, reject) => {
+    pbkdf2(passBytes(passphrase), pbes2Salt(p2s), p2c, KEK_BYTES, 'sha256', (err, key) => { if (err) reject(err); else resolve(key); });
+  });
+}
+
+/** Encrypts `plaintext` under `passphrase` (notary: the `NOTARY_SIGNER_<ALIAS>` value). */
+export function encryptPbes2Jwe(plaintext: Uint8Array, passphrase: string | Uint8Array, opts: EncryptOptions = {}): string {
+  const p = sealParams(opts);
+  const kek = pbkdf2Sync(passBytes(passphrase), pbes2Salt(p.p2s), p.p2c, KEK_BYTES, 'sha256');
+  try {
+    return sealWithKek(plaintext, p, kek);
+  } finally {
+    kek.fill(0);
+  }
+}
+
+/**
+ * As `encryptPbes2Jwe` (the same token for the same inputs), with the key derivation on libuv's
+ * thread pool: a service creating keys for many requests at once keeps its event loop free.
+ * `plaintext` is read after the derivation, so the caller must not clear it before this settles.
+ */
+export async function encryptPbes2JweAsync(plaintext: Uint8Array, passphrase: string | Uint8Array, opts: EncryptOptions = {}): Promise<string> {
+  const p = sealParams(opts);
+  const kek = await deriveKekAsync(passphrase, p.p2s, p.p2c);
+  try {
+    return sealWithKek(plaintext, p, kek);
+  } finally {
+    kek.fill(0);
+  }
 }
 
 interface ParsedJwe {
@@ -256,10 +297,7 @@ export function decryptPbes2Jwe(token: string, passphrase: string | Uint8Array):
 /** As `decryptPbes2Jwe`, with the key derivation on libuv's thread pool instead of the caller's thread. */
 export async function decryptPbes2JweAsync(token: string, passphrase: string | Uint8Array): Promise<Uint8Array> {
   const jwe = parseCompact(token);
-  const kek = await new Promise<Buffer>((resolve, reject) => {
-    pbkdf2(passBytes(passphrase), pbes2Salt(jwe.header.p2s), jwe.header.p2c, KEK_BYTES, 'sha256',
-      (err, key) => { if (err) reject(err); else resolve(key); });
-  });
+  const kek = await deriveKekAsync(passphrase, jwe.header.p2s, jwe.header.p2c);
   try {
     return openWithKek(jwe, kek);
   } finally {

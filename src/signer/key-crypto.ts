@@ -10,7 +10,7 @@
  */
 import type { KeyObject } from 'node:crypto';
 
-import { decryptPbes2JweAsync, encryptPbes2Jwe } from '../crypto/jwe.ts';
+import { decryptPbes2JweAsync, encryptPbes2JweAsync } from '../crypto/jwe.ts';
 import { notaryPublicBytes, privateKeyFromNotaryBytes, privateKeyToNotaryBytes } from '../crypto/private-keys.ts';
 import type { NotaryKeyType } from '../crypto/private-keys.ts';
 import { computeKeyId } from '../tuf/keys.ts';
@@ -74,11 +74,14 @@ export async function openStoredKey(row: StoredKey, passphrases: PassphraseLooku
   return { keyId, algorithm: row.algorithm, role: row.role, gun: row.gun, publicKey: row.publicKey, privateKey };
 }
 
-/** The JWE text of a private key under `passphrase`. */
-export function sealPrivateKey(privateKey: KeyObject, passphrase: string): string {
+/**
+ * The JWE text of a private key under `passphrase`. The key derivation runs off the event loop:
+ * a server's first publishes each create timestamp (and snapshot) keys, many at once.
+ */
+export async function sealPrivateKey(privateKey: KeyObject, passphrase: string): Promise<string> {
   const { bytes } = privateKeyToNotaryBytes(privateKey);
   try {
-    return encryptPbes2Jwe(bytes, passphrase);
+    return await encryptPbes2JweAsync(bytes, passphrase);
   } finally {
     bytes.fill(0);
   }

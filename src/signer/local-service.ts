@@ -110,7 +110,7 @@ export class LocalSigningService implements SigningService {
       const publicKey = notaryPublicBytes(privateKey);
       const keyId = computeKeyId(req.algorithm, publicKey);
       const row = { keyId, algorithm: req.algorithm, passphraseAlias: this.defaultAlias, publicKey,
-        jwe: sealPrivateKey(privateKey, passphrase), gun: req.gun, role: req.role };
+        jwe: await sealPrivateKey(privateKey, passphrase), gun: req.gun, role: req.role };
       await this.store.insert(row, this.now());
       this.cache.set(keyId, { ...row, keyId, privateKey, lastMarkedMs: undefined });
       return { keyId, algorithm: req.algorithm, publicKey };
