@@ -8,8 +8,8 @@
  * notary-signer (its own PostgreSQL database); `vouch server` runs in its default shape, its signer
  * in-process with the keys in its PostgreSQL database, and — for the publish comparison only — a
  * second `vouch server` signs through the same notary-signer. `vouch server` runs as esbuild
- * bundles it (plain node, no TypeScript loader) with `--max-old-space-size=64
- * --max-semi-space-size=2`. Each server is seeded with the same two repositories (1 and 1,000
+ * bundles it (plain node, no TypeScript loader) with the V8 flags of package.json's start script
+ * (`npm start`). Each server is seeded with the same two repositories (1 and 1,000
  * targets), then:
  * - GET throughput/latency of timestamp.json and targets.json (both repositories) at N
  *   connections for MS each, measured by a separate load process, alternating servers;
@@ -38,8 +38,10 @@ function arg(name: string, fallback: number): number {
 const DURATION = arg('duration', 10_000);
 const CONNECTIONS = arg('connections', 32);
 const ROUNDS = arg('rounds', 3);
-const V8_FLAGS = ['--max-old-space-size=64', '--max-semi-space-size=2'];
 const ROOT = join(import.meta.dirname, '..');
+/** The node flags `npm start` runs the server with, so the benchmark measures that process shape. */
+const V8_FLAGS = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: { start: string } })
+  .scripts.start.split(/\s+/).filter((w) => w.startsWith('--'));
 
 function load(url: string, caFile: string): Promise<LoadResult> {
   return new Promise((resolve, reject) => {

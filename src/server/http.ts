@@ -8,7 +8,8 @@
  * 1 KiB);
  * errors are `ServerError` bodies (errors.ts) with `application/json; charset=utf-8`; a request
  * body over `bodyLimit` or a part over the part limit is 413 `TOO_LARGE` and is never buffered
- * beyond the limit; an unexpected exception is logged and answered 500 `UNKNOWN` without
+ * beyond the limit; uploads are parsed and validated at most `bodyLimit` bytes at a time
+ * (upload-gate.ts); an unexpected exception is logged and answered 500 `UNKNOWN` without
  * internals. `/_notary_server/health` and `/metrics` never require auth.
  */
 import { gzipSync } from 'node:zlib';
@@ -23,6 +24,7 @@ import type { TrustService } from './service.ts';
 import { keyEndpointBody } from './signing.ts';
 import type { StoredFile } from './store.ts';
 import { DEFAULT_UPLOAD_LIMITS, parseMultipart, uploadedFiles, type UploadLimits } from './upload.ts';
+import { UploadGate } from './upload-gate.ts';
 
 export interface CacheControl {
   /** max-age of `{role}.json` in seconds (notary default 300); 0 disables caching. */
@@ -78,6 +80,7 @@ export class TrustHttp {
   private readonly opts: HttpOptions;
   private readonly cache: CacheControl;
   private readonly limits: UploadLimits;
+  private readonly uploads: UploadGate;
   private readonly now: () => Date;
   private readonly gzipped = new WeakMap<StoredFile, Buffer>();
   private readonly modified = new WeakMap<StoredFile, string>();
@@ -92,6 +95,8 @@ export class TrustHttp {
     this.currentHeaders = cacheHeaders(this.cache.currentMaxAge, true);
     this.consistentHeaders = cacheHeaders(this.cache.consistentMaxAge, false);
     const bodyLimit = opts.bodyLimit ?? 10 << 20;
+    // One largest body at a time is what the server's heap is sized for (see npm start).
+    this.uploads = new UploadGate(bodyLimit);
     const serverOptions = {
       loggerInstance: opts.logger, logController: new LogController({ disableRequestLogging: true }), bodyLimit, exposeHeadRoutes: false,
       return503OnClosing: true, keepAliveTimeout: 65_000, requestTimeout: 60_000,
@@ -228,8 +233,7 @@ export class TrustHttp {
         return reply.header('content-type', TEXT).send('{}');
       case 'update': {
         const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
-        const files = uploadedFiles(parseMultipart(req.headers['content-type'], body, this.limits));
-        await svc.publish(gun, files);
+        await this.uploads.run(body.length, () => svc.publish(gun, uploadedFiles(parseMultipart(req.headers['content-type'], body, this.limits))));
         this.opts.logger.info({ gun }, `updated ${gun}`);
         return reply.send();
       }

@@ -3,7 +3,8 @@
  * restarts, signals, and outages that must not end it.
  *
  * Contract: `startServerProcess(args, env)` resolves with the URL the server printed once it
- * listens, or rejects with its output when it exits or does not start within 30 s;
+ * listens, or rejects with its output when it exits or does not start within 30 s; `opts.node`
+ * replaces the node arguments before `server` (another entry point, V8 flags);
  * `stopServerProcess` sends SIGTERM and resolves with the exit code.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -18,9 +19,16 @@ export interface ServerProcess {
   output(): string;
 }
 
-export function startServerProcess(args: readonly string[], env: Readonly<Record<string, string>>): Promise<ServerProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', ENTRY, 'server', ...args], {
+export interface ServerProcessOptions {
+  /** Node's arguments before `server` (default: tsx and cli-entry.ts). */
+  readonly node?: readonly string[];
+  readonly cwd?: string;
+}
+
+export function startServerProcess(args: readonly string[], env: Readonly<Record<string, string>>, opts: ServerProcessOptions = {}): Promise<ServerProcess> {
+  const child = spawn(process.execPath, [...(opts.node ?? ['--import', 'tsx', ENTRY]), 'server', ...args], {
     env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', ...env }, stdio: ['ignore', 'pipe', 'pipe'],
+    ...(opts.cwd !== undefined ? { cwd: opts.cwd } : {}),
   });
   let out = '';
   child.stdout.on('data', (c: Buffer) => { out += c.toString(); });

@@ -1,12 +1,15 @@
 /**
  * Test publisher: builds signed uploads with Vouch's TUF builder and drives the server over
- * fastify's `inject()` (no sockets), for the HTTP-level tests.
+ * fastify's `inject()` (no sockets), for the HTTP-level tests, or over HTTPS (`httpsServer`) for
+ * a server in another process.
  *
  * Contract: `testApp()` wires a TrustService + TrustHttp over a memory store (or a given one) and
  * an in-memory signer; `Publisher` creates a repository (client- or server-managed snapshot),
  * signs changes against the state it last published and posts them as notary's multipart body.
  */
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { request } from 'node:https';
 import { pino } from 'pino';
 
 import { TrustHttp, type HttpOptions } from '../../src/server/http.ts';
@@ -30,6 +33,42 @@ export interface TestApp {
   readonly signer: SigningBackend;
   inject: TrustHttp['app']['inject'];
   close(): Promise<void>;
+}
+
+export interface InjectRequest {
+  readonly method: 'GET' | 'POST';
+  readonly url: string;
+  readonly payload?: Buffer;
+  readonly headers?: Record<string, string>;
+}
+
+/** What `Publisher` needs of a server: fastify's `inject()` has this shape. */
+export interface Injectable {
+  inject(req: InjectRequest): Promise<{ statusCode: number; body: string; rawPayload: Buffer }>;
+}
+
+/** `inject()` as real HTTPS requests to `baseUrl`, trusting `caFile`; each answer is read whole. */
+export function httpsServer(baseUrl: string, caFile: string, timeoutMs = 60_000): Injectable {
+  const ca = readFileSync(caFile);
+  return {
+    inject: (req) => new Promise((resolve, reject) => {
+      const r = request(new URL(req.url, baseUrl), {
+        method: req.method, ca, agent: false, timeout: timeoutMs,
+        headers: { ...req.headers, ...(req.payload !== undefined ? { 'content-length': String(req.payload.length) } : {}) },
+      }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          const rawPayload = Buffer.concat(chunks);
+          resolve({ statusCode: res.statusCode ?? 0, body: rawPayload.toString('utf8'), rawPayload });
+        });
+        res.on('error', reject);
+      });
+      r.on('timeout', () => r.destroy(new Error(`${req.method} ${req.url}: no answer within ${timeoutMs} ms`)));
+      r.on('error', reject);
+      r.end(req.payload);
+    }),
+  };
 }
 
 export interface TestAppOptions extends Partial<Omit<HttpOptions, 'service' | 'metrics' | 'health' | 'logger'>> {
@@ -64,7 +103,7 @@ export const tufPath = (gun: string, file: string): string => `/v2/${gun}/_trust
 
 export class Publisher {
   readonly gun: string;
-  readonly app: TestApp;
+  readonly app: Injectable;
   readonly root: Signer;
   readonly targets: Signer;
   readonly snapshot: Signer | undefined;
@@ -72,7 +111,7 @@ export class Publisher {
   state: RepoState = {};
   private readonly now: () => Date;
 
-  constructor(app: TestApp, gun: string, opts: { serverSnapshot?: boolean; now?: () => Date; keysFrom?: Publisher } = {}) {
+  constructor(app: Injectable, gun: string, opts: { serverSnapshot?: boolean; now?: () => Date; keysFrom?: Publisher } = {}) {
     this.app = app;
     this.gun = gun;
     this.now = opts.now ?? (() => new Date());
