@@ -105,6 +105,11 @@ class AnchoredAgent extends HttpsAgent {
   private readonly context: SecureContext;
   private readonly anchors: readonly ChainCertificate[];
   private readonly observe: ((path: ConnectionPath) => void) | undefined;
+  /**
+   * The last chain accepted (DER, leaf first), with the time window in which every certificate of
+   * it and every anchor is valid: parallel connections to one server send the same chain.
+   */
+  private trusted: { readonly raw: readonly Uint8Array[]; readonly from: Date; readonly until: Date } | undefined;
 
   constructor(options: ConstructorParameters<typeof HttpsAgent>[0], context: SecureContext, anchors: readonly ChainCertificate[], observe: ((path: ConnectionPath) => void) | undefined) {
     super(options);
@@ -121,9 +126,9 @@ class AnchoredAgent extends HttpsAgent {
     socket.once('error', failed);
     socket.once('secureConnect', () => {
       socket.off('error', failed);
-      const sent = chainCertificates(sentChain(socket));
+      const raw = sentChain(socket);
       const peer = socket.getPeerCertificate();
-      if (sent !== undefined && chainTrusted(sent, this.anchors, new Date()) && checkServerIdentity(host, peer) === undefined) {
+      if (this.trusts(raw) && checkServerIdentity(host, peer) === undefined) {
         this.observe?.('anchored');
         callback(null, socket);
         return;
@@ -135,6 +140,23 @@ class AnchoredAgent extends HttpsAgent {
     });
     return undefined;
   }
+
+  private trusts(raw: readonly Uint8Array[]): boolean {
+    const now = new Date();
+    const known = this.trusted;
+    if (known !== undefined && sameChain(raw, known.raw) && now >= known.from && now <= known.until) return true;
+    const sent = chainCertificates(raw);
+    if (sent === undefined || !chainTrusted(sent, this.anchors, now)) return false;
+    const all = [...sent, ...this.anchors];
+    const from = new Date(Math.max(...all.map((c) => c.der.notBefore.getTime())));
+    const until = new Date(Math.min(...all.map((c) => c.der.notAfter.getTime())));
+    this.trusted = { raw, from, until };
+    return true;
+  }
+}
+
+function sameChain(a: readonly Uint8Array[], b: readonly Uint8Array[]): boolean {
+  return a.length === b.length && a.every((c, i) => Buffer.compare(c, b[i] as Uint8Array) === 0);
 }
 
 function anchoredAgent(options: ConstructorParameters<typeof HttpsAgent>[0] & { ca: string }, observe: ((path: ConnectionPath) => void) | undefined): HttpsAgent {

@@ -163,6 +163,21 @@ test('over the wire: a checkable chain takes the fast path; a constrained one is
   }
 });
 
+test('over the wire: parallel connections to one server are all checked, the repeated chain from the first verdict', async () => {
+  const ca = make('p-ca', CA_EXT);
+  const server = await serve(make('p-leaf', LEAF_EXT, ca));
+  const paths: ConnectionPath[] = [];
+  const t = new HttpTransport({ baseUrl: server.url, wire: nodeWire({ ca: readFileSync(ca.cert, 'utf8') }, DEFAULT_TIMEOUTS, (p) => paths.push(p)) });
+  try {
+    const bodies = await Promise.all([1, 2, 3, 4].map(() => t.request({ method: 'GET', url: 'v2/', maxBytes: 1024 }).then((r) => r.body.toString())));
+    assert.deepEqual(bodies, Array(4).fill('{"ok":true}'));
+    assert.deepEqual(paths, Array(4).fill('anchored'));
+  } finally {
+    await t.close();
+    await server.close();
+  }
+});
+
 test('over the wire: a chain OpenSSL refuses fails with the standard error after the fallback', async () => {
   const ca = make('f-ca', CA_EXT);
   const other = make('f-other', CA_EXT);
