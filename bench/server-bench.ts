@@ -2,7 +2,10 @@
  * notary-server versus `vouch server`, side by side on the same PostgreSQL and the same
  * notary-signer (issue #5's benchmark).
  *
- *   node --import tsx bench/server-bench.ts [--duration MS] [--connections N] [--rounds N]
+ *   node --import tsx bench/server-bench.ts [--duration MS] [--connections N] [--rounds N] [--pin]
+ *
+ * VOUCH_BENCH_NODE_FLAGS adds node flags to the vouch servers (e.g. `--cpu-prof --cpu-prof-dir=D`
+ * to see where a server spends its time under this load).
  *
  * Each server gets a fresh database on the local PostgreSQL. notary-server signs through a Debian
  * notary-signer (its own PostgreSQL database); `vouch server` runs in its default shape, its signer
@@ -38,6 +41,27 @@ function arg(name: string, fallback: number): number {
 const DURATION = arg('duration', 10_000);
 const CONNECTIONS = arg('connections', 32);
 const ROUNDS = arg('rounds', 3);
+/**
+ * `--pin`: the load generator runs on CPU 1 and every server process (all threads) on CPU 0, so
+ * the 2-vCPU machine's client does not steal the server's CPU mid-request; PostgreSQL and
+ * notary-signer are left to the scheduler. Off by default.
+ */
+const PIN = process.argv.includes('--pin');
+const TASKSET = '/usr/bin/taskset';
+
+/** `pid` and its descendants (notary-server runs under /usr/bin/timeout). */
+function processTree(pid: number): number[] {
+  const children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter((x) => x !== '').map(Number);
+  return [pid, ...children.flatMap(processTree)];
+}
+
+function pinToCpu0(pid: number): void {
+  if (!PIN) return;
+  for (const p of processTree(pid)) {
+    const r = spawnSync(TASKSET, ['-a', '-p', '-c', '0', String(p)], { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`taskset for ${p} failed: ${r.stderr}`);
+  }
+}
 const ROOT = join(import.meta.dirname, '..');
 /** The node flags `npm start` runs the server with, so the benchmark measures that process shape. */
 const V8_FLAGS = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: { start: string } })
@@ -45,7 +69,9 @@ const V8_FLAGS = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) a
 
 function load(url: string, caFile: string): Promise<LoadResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'bench', 'server-load.ts'), url, caFile, String(CONNECTIONS), String(DURATION)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const argv = [process.execPath, '--import', 'tsx', join(ROOT, 'bench', 'server-load.ts'), url, caFile, String(CONNECTIONS), String(DURATION)];
+    const [bin, ...rest] = PIN ? [TASKSET, '-c', '1', ...argv] : argv;
+    const child = spawn(bin as string, rest, { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     child.stdout.on('data', (c: Buffer) => { out += c.toString(); });
     child.once('close', (code) => (code === 0 ? resolve(JSON.parse(out) as LoadResult) : reject(new Error(`load generator exited ${String(code)}: ${out}`))));
@@ -81,7 +107,7 @@ async function startVouch(workDir: string, pki: Pki, signerPort: number | undefi
     server: { http_addr: `127.0.0.1:${port}`, tls_cert_file: pki.server.certFile, tls_key_file: pki.server.keyFile },
     trust_service: trust, storage: { backend: 'postgres', db_url: dbUrl }, logging: { level: 'error' },
   }));
-  const child = spawn(process.execPath, [...V8_FLAGS, bundle, 'server', '--config', config], {
+  const child = spawn(process.execPath, [...V8_FLAGS, ...(process.env['VOUCH_BENCH_NODE_FLAGS'] ?? '').split(' ').filter((f) => f !== ''), bundle, 'server', '--config', config], {
     stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, NOTARY_SIGNER_VOUCH: 'vouch-bench-passphrase' },
   });
   process.on('exit', () => child.kill('SIGKILL'));
@@ -133,6 +159,7 @@ async function main(): Promise<void> {
   const vouch = await startVouch(notary.workDir, notary.pki, undefined, createDatabase(`vouch_bench_${Date.now()}`), bundle);
   const vouchRemote = await startVouch(notary.workDir, notary.pki, notary.signer!.port, createDatabase(`vouch_bench_remote_${Date.now()}`), bundle);
   const servers = { notary: { url: notary.url, pid: notary.server.process.pid }, vouch, vouchRemote };
+  for (const s of Object.values(servers)) pinToCpu0(s.pid);
   try {
     for (const s of [servers.notary, servers.vouch]) await seed(s.url, caFile);
     const paths = ['small/_trust/tuf/timestamp.json', 'small/_trust/tuf/targets.json', 'large/_trust/tuf/targets.json'];
