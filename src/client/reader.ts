@@ -74,19 +74,25 @@ export function walkTargets(tc: TrustedCollection, opts: WalkOptions, visit: Vis
 
 export function listTargets(tc: TrustedCollection, roles: readonly string[] = []): TargetWithRole[] {
   const order = roles.length === 0 ? [TARGETS as string] : roles;
-  const found = new Map<string, TargetWithRole>();
+  const out: TargetWithRole[] = [];
+  // Names already listed; built only once a second role contributes (one role's file cannot
+  // repeat a name, and most collections list everything in `targets`).
+  let seen: Set<string> | undefined;
+  let visited = 0;
   for (const rolePath of order) {
     const skip = order.filter((r) => r !== rolePath);
     walkTargets(tc, { rolePath, skip }, (role, file, paths) => {
+      if (visited++ === 1) seen = new Set(out.map((t) => t.name));
       // The base role (and any role delegated "") may sign every name: no per-name prefix check.
       const unrestricted = paths.includes('');
       for (const [name, meta] of file.signed.targets) {
-        if (found.has(name) || (!unrestricted && !pathAllowed(paths, name))) continue;
-        found.set(name, { name, meta, role });
+        if (seen?.has(name) === true || (!unrestricted && !pathAllowed(paths, name))) continue;
+        seen?.add(name);
+        out.push({ name, meta, role });
       }
     });
   }
-  return [...found.values()];
+  return out;
 }
 
 export function findTarget(tc: TrustedCollection, name: string, roles: readonly string[] = []): TargetWithRole | undefined {
