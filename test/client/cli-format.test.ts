@@ -5,7 +5,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { formatDelegations, formatStatus, formatTargets, goList, tabwrite } from '../../src/cli/notary/output.ts';
+import fc from 'fast-check';
+import { byteOrder, formatDelegations, formatStatus, formatTargets, goList, table, tabwrite } from '../../src/cli/notary/output.ts';
 import { hashesFromHex, parseBulkTargets, parseGoInt } from '../../src/cli/notary/parse.ts';
 import type { RoleName } from '../../src/tuf/types.ts';
 
@@ -63,4 +64,37 @@ test('bulk target lines: name size sha256 [sha512], comments, and errors naming 
   assert.throws(() => parseBulkTargets(`v1 12 ${sha}\nv1 13 ${sha}\n`), { message: 'line 2: target "v1" is listed twice' });
   assert.throws(() => parseBulkTargets(`v1 -3 ${sha}\n`), { message: 'line 1: size -3 is negative' });
   assert.throws(() => parseBulkTargets('\n# nothing\n'), { message: 'no targets listed' });
+});
+
+test('targets table: a sha256 of unusual length is shown as its hex, an absent one as an empty cell', () => {
+  const rows = [
+    { name: 'a', meta: { length: 1, hashes: new Map([['sha256', new Uint8Array([0xab, 0xcd])]]), unrecognized: {} }, role: 'targets' as RoleName },
+    { name: 'b', meta: { length: 22, hashes: new Map<string, Uint8Array>(), unrecognized: {} }, role: 'targets' as RoleName },
+  ];
+  assert.equal(formatTargets(rows), tabwrite([
+    ['NAME', 'DIGEST', 'SIZE (BYTES)', 'ROLE'], ['----', '------', '------------', '----'],
+    ['a', 'abcd', '1', 'targets'], ['b', '', '22', 'targets'],
+  ]));
+});
+
+test('targets table: the column-wise formatter equals the generic tabwriter on random rows', () => {
+  const row = fc.record({
+    name: fc.string({ unit: 'binary', maxLength: 12 }),
+    length: fc.nat(),
+    sha: fc.option(fc.uint8Array({ maxLength: 40 }), { nil: undefined }),
+    role: fc.constantFrom('targets', 'targets/releases', 'targets/a/b'),
+  });
+  fc.assert(fc.property(fc.array(row, { minLength: 1, maxLength: 30 }), (rows) => {
+    const targets = rows.map((r) => ({
+      name: r.name,
+      meta: { length: r.length, hashes: new Map(r.sha === undefined ? [] : [['sha256', r.sha]]), unrecognized: {} },
+      role: r.role as RoleName,
+    }));
+    const sorted = [...targets].sort((a, b) => byteOrder(a.name, b.name));
+    const expected = table(['NAME', 'DIGEST', 'SIZE (BYTES)', 'ROLE'], sorted.map((t) => {
+      const sha = t.meta.hashes.get('sha256');
+      return [t.name, sha === undefined ? '' : Buffer.from(sha).toString('hex'), String(t.meta.length), t.role];
+    }));
+    assert.equal(formatTargets(targets), expected);
+  }), { numRuns: 500 });
 });

@@ -67,17 +67,17 @@ function sortedByName(targets: readonly TargetWithRole[]): readonly TargetWithRo
 /** Hex sha256 of every target ('' where absent), converted in one native call, not one per row. */
 function hexDigests(targets: readonly TargetWithRole[]): string[] {
   const n = targets.length;
-  const all = Buffer.allocUnsafe(n * 32);
-  const present = new Uint8Array(n);
+  // Byte offsets of each digest in one buffer (a sha256 entry is 32 bytes unless the file says otherwise).
+  const start = new Uint32Array(n + 1);
+  for (let i = 0; i < n; i++) start[i + 1] = (start[i] as number) + ((targets[i] as TargetWithRole).meta.hashes.get('sha256')?.byteLength ?? 0);
+  const all = Buffer.allocUnsafe(start[n] as number);
   for (let i = 0; i < n; i++) {
     const sha = (targets[i] as TargetWithRole).meta.hashes.get('sha256');
-    if (sha === undefined || sha.byteLength !== 32) continue;
-    all.set(sha, i * 32);
-    present[i] = 1;
+    if (sha !== undefined) all.set(sha, start[i]);
   }
   const hex = all.toString('hex');
   const out = new Array<string>(n);
-  for (let i = 0; i < n; i++) out[i] = present[i] === 1 ? hex.slice(i * 64, i * 64 + 64) : '';
+  for (let i = 0; i < n; i++) out[i] = hex.slice(2 * (start[i] as number), 2 * (start[i + 1] as number));
   return out;
 }
 
