@@ -90,6 +90,9 @@ class Updater {
   private tc: TrustedCollection;
   private invalid = new Map<RoleName, Metadata<TargetsSigned>>();
   private usedCachedTimestamp = false;
+  /** Cache writes under way; `flush` waits for them (and reports the first failure). */
+  private readonly writes: Promise<void>[] = [];
+  private readonly lastWrite = new Map<string, Promise<void>>();
   /** Early downloads of current files, by role; each is used at most once. */
   private readonly early = new Map<string, Promise<Uint8Array | undefined>>();
 
@@ -139,9 +142,26 @@ class Updater {
     this.tc = this.fresh(this.rootPinning);
     if (this.trustedRoot !== undefined) this.tc.updateRoot(this.trustedRoot, { allowExpired: true });
     this.tc.updateRoot(raw, { minVersion: this.cachedRootVersion });
-    await cache.write('root', raw);
+    this.save('root', raw);
     this.trustedRoot = raw;
     this.rootPinning = undefined;
+  }
+
+  /**
+   * Caches verified bytes without holding up the next download: each file is written atomically
+   * on its own, and `updateCollection` waits for all of them before it returns.
+   */
+  private save(role: string, bytes: Uint8Array): void {
+    // Writes of one role stay in order (a retry re-caches the root), so the newest bytes win.
+    const previous = this.lastWrite.get(role) ?? Promise.resolve();
+    const p = previous.catch(() => undefined).then(() => this.o.cache.write(role, bytes));
+    p.catch(() => undefined); // observed by flush()
+    this.lastWrite.set(role, p);
+    this.writes.push(p);
+  }
+
+  async flush(): Promise<void> {
+    await Promise.all(this.writes);
   }
 
   /** Cold start: one round trip for the first four files instead of four in a row. */
@@ -175,7 +195,7 @@ class Updater {
     }
     const floor = versionFloor('timestamp', cached, this.tc.baseRoleVerifier('timestamp' as RoleName));
     this.tc.updateTimestamp(raw, { minVersion: floor });
-    await cache.write('timestamp', raw);
+    this.save('timestamp', raw);
   }
 
   /** §5.1.3: the cached copy when it matches the parent's hashes, else a download by hash. */
@@ -196,7 +216,7 @@ class Updater {
     if (early !== undefined && early.length <= meta.length) {
       try {
         load(early, versionFloor(role, cached, verifier));
-        await this.o.cache.write(role, early);
+        this.save(role, early);
         return;
       } catch (e) {
         // Only a file that is no longer current is fetched again; anything else is the answer.
@@ -207,7 +227,7 @@ class Updater {
     const checksum = sha256Hex(meta);
     const raw = await this.o.remote.getRole(role, { ...(checksum !== undefined ? { checksum } : {}), maxBytes: meta.length });
     load(raw, versionFloor(role, cached, verifier));
-    await this.o.cache.write(role, raw);
+    this.save(role, raw);
   }
 
   async snapshot(): Promise<void> {
@@ -300,7 +320,7 @@ class Updater {
       for (let v = current + 1; v < newest; v++) tc.updateRoot(await remote.getRole('root', { version: v }));
       tc.updateRoot(raw, { minVersion: this.cachedRootVersion });
     }
-    await this.o.cache.write('root', raw);
+    this.save('root', raw);
     this.trustedRoot = raw;
     this.rootPinning = undefined;
     this.tc = this.fresh(undefined);
@@ -349,6 +369,7 @@ export async function updateCollection(o: UpdateOptions): Promise<UpdatedCollect
     u.resetToRoot();
     await u.update();
   }
+  await u.flush();
   const result = u.result();
   for (const w of [...result.collection.warnings, ...nearExpiryWarnings(result.collection, o.now)]) o.log.warn(w);
   return result;
