@@ -92,15 +92,15 @@ function sentChain(socket: TLSSocket): Uint8Array[] {
   return out;
 }
 
+/** Which verification a new connection went through (tests observe it). */
+export type ConnectionPath = 'anchored' | 'standard';
+
 /**
  * An HTTPS agent for a configured CA file that skips Node's root store (see tls-anchors.ts): each
  * connection first runs on a context without roots, and the request is handed the socket only
  * after the sent chain and the host name check out; otherwise a standard connection (OpenSSL
  * verification against the CA file) replaces it and decides.
  */
-/** Which verification a new connection went through (tests observe it). */
-export type ConnectionPath = 'anchored' | 'standard';
-
 class AnchoredAgent extends HttpsAgent {
   private readonly context: SecureContext;
   private readonly anchors: readonly ChainCertificate[];
