@@ -3,7 +3,8 @@
  * for a CLI that starts per command), undici's proxy agent when HTTPS_PROXY/HTTP_PROXY are set
  * (loaded only then).
  *
- * Contract: TLS 1.2 or later; the configured CA bundle replaces the system roots; connect, header
+ * Contract: TLS 1.2 or later; the configured CA bundle replaces the system roots (checked by
+ * tls-anchors.ts where it can, else by OpenSSL, see `AnchoredAgent`); connect, header
  * and body-idle deadlines; a body over `maxBytes` (announced or streamed) is cut off with
  * `BAD_RESPONSE`. Transport failures are thrown as they come (with their `code`); the caller
  * names them.
