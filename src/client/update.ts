@@ -14,7 +14,8 @@
  *   delegation failing its threshold or expiry is set aside with `Error getting <role>: …` (its
  *   bytes kept for `witness`); the same failure on `targets` is fatal.
  * - Cold start (no cached root): the current timestamp, snapshot and targets are requested while
- *   the root downloads, never answering an auth challenge. Each is used only where the sequential
+ *   the root downloads (a write with a cached root: the timestamp), never answering an auth
+ *   challenge. Each is used only where the sequential
  *   algorithm would have downloaded that role, and only after its parent has been verified; a
  *   snapshot or targets file that no longer matches its parent's hashes (a publish raced the
  *   requests) is downloaded again by hash. Failed early requests are forgotten.
@@ -130,7 +131,9 @@ class Updater {
       if (loaded) return;
       throw new ClientError('OFFLINE', `no trust data for ${gun} is cached and no trust server is configured`);
     }
-    if (cached === undefined) this.requestEarly(remote, ['timestamp', 'snapshot', TARGETS]);
+    // Cold: everything the update needs next. A write with a cached root only asks whether the
+    // server knows the GUN: the timestamp can come in the same round.
+    this.requestEarly(remote, cached === undefined ? ['timestamp', 'snapshot', TARGETS] : ['timestamp']);
     let raw: Uint8Array;
     try {
       raw = await remote.getRole('root', { maxBytes: MAX_METADATA_BYTES });
