@@ -2,30 +2,24 @@
  * The notary-style commands read notary's config.json (`-c`): trust_dir and remote_server paths
  * relative to the file, trust_pinning applied on first contact; flags override the file.
  */
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { notaryPeersUnavailableReason, startNotaryHarness, type NotaryHarness } from '../helpers/notary-harness.ts';
+import { notaryHarnessForFile } from '../helpers/notary-harness.ts';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
-const skip = notaryPeersUnavailableReason();
-let harness: NotaryHarness;
-before(async () => {
-  if (skip === undefined) harness = await startNotaryHarness();
-});
-after(async () => {
-  await harness?.stop();
-});
+const peers = notaryHarnessForFile();
+const { skip } = peers;
 
 test('config.json: trust_dir, remote_server.url and root_ca relative to the file; trust_pinning', { skip }, () => {
   const gun = 'example.com/config/client';
-  const dir = harness.newDir('cfg');
-  copyFileSync(harness.caFile, join(dir, 'root-ca.crt'));
+  const dir = peers.harness.newDir('cfg');
+  copyFileSync(peers.harness.caFile, join(dir, 'root-ca.crt'));
   const config = join(dir, 'config.json');
-  writeFileSync(config, JSON.stringify({ trust_dir: 'trust', remote_server: { url: harness.url, root_ca: 'root-ca.crt' } }));
-  const home = harness.newDir('home');
+  writeFileSync(config, JSON.stringify({ trust_dir: 'trust', remote_server: { url: peers.harness.url, root_ca: 'root-ca.crt' } }));
+  const home = peers.harness.newDir('home');
   const vouch = (args: string[], code = 0): { stdout: string; stderr: string } => runVouchRaw(['-c', config, ...args], home, code);
   vouch(['init', gun, '-p']);
   vouch(['add', gun, 'x', config, '-p']);
@@ -33,7 +27,7 @@ test('config.json: trust_dir, remote_server.url and root_ca relative to the file
   // trust_pinning.disable_tofu on a fresh trust dir: the first root is refused.
   const pinned = join(dir, 'pinned.json');
   mkdirSync(join(dir, 'fresh'));
-  writeFileSync(pinned, JSON.stringify({ trust_dir: 'fresh', remote_server: { url: harness.url, root_ca: 'root-ca.crt' }, trust_pinning: { disable_tofu: true } }));
+  writeFileSync(pinned, JSON.stringify({ trust_dir: 'fresh', remote_server: { url: peers.harness.url, root_ca: 'root-ca.crt' }, trust_pinning: { disable_tofu: true } }));
   const refused = runVouchRaw(['-c', pinned, 'list', gun], home, 1);
   assert.equal(refused.stderr.trim(), '* fatal: could not validate the path to a trusted root: invalid trust pinning specified');
   // A missing explicit config file is notary's error.

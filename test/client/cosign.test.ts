@@ -4,32 +4,27 @@
  * second adds theirs and publishes; the real notary client then trusts the target. Stale and
  * foreign bundles are refused.
  */
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { notaryPeersUnavailableReason, startNotaryHarness, type NotaryHarness } from '../helpers/notary-harness.ts';
+import { notaryHarnessForFile } from '../helpers/notary-harness.ts';
 import { parseNotaryList, runNotary } from '../helpers/notary-cli.ts';
 import { decodeBundle, encodeBundle, summarize } from '../../src/client/cosign.ts';
 import { stateOf } from '../../src/client/context.ts';
 import { fileMetaOf } from '../../src/tuf/verify.ts';
 import { vouchClient, type VouchClient } from './helpers.ts';
 
-const skip = notaryPeersUnavailableReason();
-let harness: NotaryHarness;
 const clients: VouchClient[] = [];
-before(async () => {
-  if (skip === undefined) harness = await startNotaryHarness();
-});
-after(async () => {
+const peers = notaryHarnessForFile(async () => {
   for (const c of clients) await c.close();
-  await harness?.stop();
 });
+const { skip } = peers;
 
 function client(gun: string, name: string): VouchClient {
-  const trustDir = join(harness.newDir(name), 'trust');
+  const trustDir = join(peers.harness.newDir(name), 'trust');
   mkdirSync(trustDir, { recursive: true });
-  const c = vouchClient({ url: harness.url, caFile: harness.caFile, gun, trustDir });
+  const c = vouchClient({ url: peers.harness.url, caFile: peers.harness.caFile, gun, trustDir });
   clients.push(c);
   return c;
 }
@@ -61,8 +56,8 @@ test('two publishers sign one version of a 2-of-2 delegation', { skip }, async (
   assert.ok('published' in second);
   assert.deepEqual(second.published.uploaded, ['targets/release']);
 
-  const reader = join(harness.newDir('reader'), 'trust');
-  const list = await runNotary(['list', gun], { trustDir: reader, serverUrl: harness.url, caFile: harness.caFile, expectCode: 0 });
+  const reader = join(peers.harness.newDir('reader'), 'trust');
+  const list = await runNotary(['list', gun], { trustDir: reader, serverUrl: peers.harness.url, caFile: peers.harness.caFile, expectCode: 0 });
   assert.deepEqual(parseNotaryList(list.stdout).map((r) => [r.name, r.role]), [['v1.0', 'targets/release']]);
   const file = (await bob.repo.update()).collection.targets.get('targets/release' as never)!;
   assert.equal(file.signatures.length, 2);

@@ -5,12 +5,12 @@
  * The 0.3 root certificate expired on 2026-07-25: it is refused with notary's message, and with a
  * clock inside its validity window its repository lists and its staged changes apply.
  */
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { notaryPeersUnavailableReason, startNotaryHarness, type NotaryHarness } from '../helpers/notary-harness.ts';
+import { notaryHarnessForFile } from '../helpers/notary-harness.ts';
 import { parseNotaryList, runNotary } from '../helpers/notary-cli.ts';
 import { toOperation } from '../../src/client/changes.ts';
 import { loadLocal, stateOf } from '../../src/client/context.ts';
@@ -23,16 +23,9 @@ const GUN01 = 'docker.com/notary0.1/samplerepo';
 const GUN03 = 'docker.com/notary0.3/tst';
 const IN_03_WINDOW = new Date('2021-06-01T00:00:00Z');
 
-const skip = notaryPeersUnavailableReason();
-let harness: NotaryHarness;
 const scratch = mkdtempSync(join(tmpdir(), 'vouch-fixtures-'));
-before(async () => {
-  if (skip === undefined) harness = await startNotaryHarness();
-});
-after(async () => {
-  await harness?.stop();
-  rmSync(scratch, { recursive: true, force: true });
-});
+const peers = notaryHarnessForFile(() => rmSync(scratch, { recursive: true, force: true }));
+const { skip } = peers;
 
 function copyFixture(name: string): string {
   const dir = mkdtempSync(join(scratch, `${name}-`));
@@ -58,7 +51,7 @@ test('notary 0.1: opens, lists offline, shows its staged change', async () => {
 
 test('notary 0.1: its staged change publishes to notary-server; the real notary client lists it', { skip }, async () => {
   const trustDir = copyFixture('notary0.1');
-  const c = vouchClient({ url: harness.url, caFile: harness.caFile, gun: GUN01, trustDir, passphrase: 'randompass' });
+  const c = vouchClient({ url: peers.harness.url, caFile: peers.harness.caFile, gun: GUN01, trustDir, passphrase: 'randompass' });
   try {
     const res = await c.repo.publish();
     assert.equal(res.initial, true);
@@ -71,7 +64,7 @@ test('notary 0.1: its staged change publishes to notary-server; the real notary 
     await c.close();
   }
   const reader = join(mkdtempSync(join(scratch, 'reader-')), 'trust');
-  const list = await runNotary(['list', GUN01], { trustDir: reader, serverUrl: harness.url, caFile: harness.caFile, expectCode: 0 });
+  const list = await runNotary(['list', GUN01], { trustDir: reader, serverUrl: peers.harness.url, caFile: peers.harness.caFile, expectCode: 0 });
   assert.deepEqual(parseNotaryList(list.stdout).map((r) => [r.name, r.size]), [['.gitignore', 161], ['LICENSE', 11309]]);
 });
 

@@ -4,12 +4,12 @@
  * m-of-n delegations (Vouch's --threshold) publish and verify, delete --remote, init with a
  * supplied root key and certificate, trust pinning (certs, CA, disable_tofu), key rotations.
  */
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { notaryPeersUnavailableReason, startNotaryHarness, type NotaryHarness } from '../helpers/notary-harness.ts';
+import { notaryHarnessForFile } from '../helpers/notary-harness.ts';
 import { parseNotaryList, runNotary } from '../helpers/notary-cli.ts';
 import { createRootCertificate } from '../../src/crypto/x509.ts';
 import { encodePem } from '../../src/crypto/pem.ts';
@@ -17,28 +17,23 @@ import { rootCertificateKey } from '../../src/tuf/certs.ts';
 import { fileMetaOf } from '../../src/tuf/verify.ts';
 import { vouchClient, type VouchClient } from './helpers.ts';
 
-const skip = notaryPeersUnavailableReason();
-let harness: NotaryHarness;
 const clients: VouchClient[] = [];
-before(async () => {
-  if (skip === undefined) harness = await startNotaryHarness();
-});
-after(async () => {
+const peers = notaryHarnessForFile(async () => {
   for (const c of clients) await c.close();
-  await harness?.stop();
 });
+const { skip } = peers;
 
 function client(gun: string, name: string, extra: Partial<Parameters<typeof vouchClient>[0]> = {}): VouchClient {
-  const trustDir = join(harness.newDir(name), 'trust');
+  const trustDir = join(peers.harness.newDir(name), 'trust');
   mkdirSync(trustDir, { recursive: true });
-  const c = vouchClient({ url: harness.url, caFile: harness.caFile, gun, trustDir, ...extra });
+  const c = vouchClient({ url: peers.harness.url, caFile: peers.harness.caFile, gun, trustDir, ...extra });
   clients.push(c);
   return c;
 }
 
 async function notaryList(gun: string): Promise<string[][]> {
-  const trustDir = join(harness.newDir('notary-reader'), 'trust');
-  const r = await runNotary(['list', gun], { trustDir, serverUrl: harness.url, caFile: harness.caFile, expectCode: 0 });
+  const trustDir = join(peers.harness.newDir('notary-reader'), 'trust');
+  const r = await runNotary(['list', gun], { trustDir, serverUrl: peers.harness.url, caFile: peers.harness.caFile, expectCode: 0 });
   return parseNotaryList(r.stdout).map((row) => [row.name, row.role]);
 }
 
@@ -101,7 +96,7 @@ test('delete --remote removes the server\'s data and the local cache, keeping th
   await c.repo.deleteTrustData({ remote: true });
   assert.equal(c.store.list().keys.length, keysBefore);
   const reader = client(gun, 'del-reader');
-  await assert.rejects(reader.repo.listTargets(), { code: 'REPOSITORY_NOT_EXIST', message: `${new URL(harness.url).host} does not have trust data for ${gun}` });
+  await assert.rejects(reader.repo.listTargets(), { code: 'REPOSITORY_NOT_EXIST', message: `${new URL(peers.harness.url).host} does not have trust data for ${gun}` });
 });
 
 test('init with a supplied root key and certificate (--rootkey/--rootcert workflow)', { skip }, async () => {
@@ -141,7 +136,7 @@ test('trust pinning: pinned certificate IDs, a pinned CA, and disable_tofu', { s
   // Once a root is cached, it is the pin: disable_tofu no longer matters.
   const cached = client(gun, 'pin-cached');
   await cached.repo.listTargets();
-  const later = vouchClient({ url: harness.url, caFile: harness.caFile, gun, trustDir: cached.trustDir, pinning: { disableTofu: true } });
+  const later = vouchClient({ url: peers.harness.url, caFile: peers.harness.caFile, gun, trustDir: cached.trustDir, pinning: { disableTofu: true } });
   clients.push(later);
   assert.deepEqual((await later.repo.listTargets()).map((t) => t.name), ['x']);
 });

@@ -8,6 +8,7 @@
  * same way when the process exits. `notaryPeersUnavailableReason()` names
  * the missing binary so tests can skip with a clear message.
  */
+import { after, before } from 'node:test';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -99,6 +100,36 @@ export async function startNotaryHarness(opts: NotaryHarnessOptions = {}): Promi
       await server.stop();
       await signer?.stop();
       removeWorkDir(workDir);
+    },
+  };
+}
+
+export interface FileHarness {
+  /** Why the notary peers cannot run here (pass as `test(…, { skip })`), or undefined. */
+  readonly skip: string | undefined;
+  /** The harness of this test file; only read it inside tests that are not skipped. */
+  readonly harness: NotaryHarness;
+}
+
+/**
+ * One notary harness for the calling test file: started before its tests (unless the peers are
+ * missing) and stopped after them, `beforeStop` first (e.g. closing clients).
+ */
+export function notaryHarnessForFile(beforeStop?: () => void | Promise<void>): FileHarness {
+  const skip = notaryPeersUnavailableReason();
+  let harness: NotaryHarness | undefined;
+  before(async () => {
+    if (skip === undefined) harness = await startNotaryHarness();
+  });
+  after(async () => {
+    await beforeStop?.();
+    await harness?.stop();
+  });
+  return {
+    skip,
+    get harness(): NotaryHarness {
+      if (harness === undefined) throw new Error('the notary harness is not running (skipped, or read outside a test)');
+      return harness;
     },
   };
 }

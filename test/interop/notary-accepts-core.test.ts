@@ -3,13 +3,13 @@
  * uploads them to the Debian notary-server as the notary client would (multipart POST), and the
  * real notary client trusts them: `notary list` and `notary lookup` show the targets.
  */
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
 import { request } from 'node:https';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { notaryPeersUnavailableReason, startNotaryHarness, type NotaryHarness } from '../helpers/notary-harness.ts';
+import { notaryHarnessForFile } from '../helpers/notary-harness.ts';
 import { parseNotaryList, runNotary } from '../helpers/notary-cli.ts';
 import { fetchRole, roleUrl } from '../helpers/fetch-collection.ts';
 import { createRootCertificate } from '../../src/crypto/x509.ts';
@@ -23,14 +23,8 @@ import { fileMetaOf } from '../../src/tuf/verify.ts';
 import { TrustedCollection } from '../../src/tuf/trusted.ts';
 import { parseGun } from '../../src/tuf/types.ts';
 
-const skip = notaryPeersUnavailableReason();
-let harness: NotaryHarness;
-before(async () => {
-  if (skip === undefined) harness = await startNotaryHarness();
-});
-after(async () => {
-  await harness?.stop();
-});
+const peers = notaryHarnessForFile();
+const { skip } = peers;
 
 /** The notary client's upload: one `files` part per role, the bare role name as filename. */
 function publish(gun: string, files: readonly Metadata[]): Promise<{ status: number; body: string }> {
@@ -42,10 +36,10 @@ function publish(gun: string, files: readonly Metadata[]): Promise<{ status: num
   }
   parts.push(Buffer.from(`--${boundary}--\r\n`));
   const body = Buffer.concat(parts);
-  const url = new URL(roleUrl(harness.url, gun, ''));
+  const url = new URL(roleUrl(peers.harness.url, gun, ''));
   return new Promise((resolve, reject) => {
     const req = request(url, {
-      method: 'POST', ca: readFileSync(harness.caFile),
+      method: 'POST', ca: readFileSync(peers.harness.caFile),
       headers: { 'Content-Type': `multipart/form-data; boundary=${boundary}`, 'Content-Length': body.length },
     }, (res) => {
       const chunks: Buffer[] = [];
@@ -65,7 +59,7 @@ function ecKey(): KeyObject {
 test('the real notary client trusts and lists a collection the Vouch core produced', { skip }, async () => {
   const gun = 'example.com/vouch/made-by-core';
   const now = new Date();
-  const timestampKey = parsePublicKey(JSON.parse((await fetchRole(harness.url, gun, 'timestamp.key', harness.caFile)).toString('utf8')), 'timestamp.key');
+  const timestampKey = parsePublicKey(JSON.parse((await fetchRole(peers.harness.url, gun, 'timestamp.key', peers.harness.caFile)).toString('utf8')), 'timestamp.key');
   const rootPriv = ecKey();
   const rootSigner = localSigner(rootPriv, rootCertificateKey(createRootCertificate({ gun, privateKey: rootPriv, now })));
   const targetsSigner = localSigner(ecKey());
@@ -93,31 +87,31 @@ test('the real notary client trusts and lists a collection the Vouch core produc
   assert.equal(res.status, 200, res.body);
 
   // The real client, with an empty trust dir: TOFU over HTTPS, then full verification.
-  const trustDir = join(harness.newDir('reader'), 'trust');
-  const list = await runNotary(['list', gun], { trustDir, serverUrl: harness.url, caFile: harness.caFile, expectCode: 0 });
+  const trustDir = join(peers.harness.newDir('reader'), 'trust');
+  const list = await runNotary(['list', gun], { trustDir, serverUrl: peers.harness.url, caFile: peers.harness.caFile, expectCode: 0 });
   const rows = parseNotaryList(list.stdout);
   const sha = createHash('sha256').update(payload).digest('hex');
   assert.deepEqual(
     rows.map((r) => [r.name, r.sha256, r.size, r.role]).sort(),
     [['hello', sha, payload.length, 'targets'], [odd, sha, payload.length, 'targets'], ['v2', createHash('sha256').update('v2\n').digest('hex'), 3, 'targets/releases']].sort(),
   );
-  const lookup = await runNotary(['lookup', gun, odd], { trustDir, serverUrl: harness.url, caFile: harness.caFile, expectCode: 0 });
+  const lookup = await runNotary(['lookup', gun, odd], { trustDir, serverUrl: peers.harness.url, caFile: peers.harness.caFile, expectCode: 0 });
   assert.equal(lookup.stdout.trim(), `${odd} sha256:${sha} ${payload.length}`);
 
   // And Vouch's own state machine agrees with what the server now serves (server-made timestamp).
   const tc = new TrustedCollection({ gun: parseGun(gun), now: new Date() });
-  tc.updateRoot(new Uint8Array(await fetchRole(harness.url, gun, 'root.json', harness.caFile)));
-  tc.updateTimestamp(new Uint8Array(await fetchRole(harness.url, gun, 'timestamp.json', harness.caFile)));
-  tc.updateSnapshot(new Uint8Array(await fetchRole(harness.url, gun, 'snapshot.json', harness.caFile)));
-  tc.updateTargets(new Uint8Array(await fetchRole(harness.url, gun, 'targets.json', harness.caFile)));
-  tc.updateDelegation('targets/releases' as RoleName, new Uint8Array(await fetchRole(harness.url, gun, 'targets/releases.json', harness.caFile)));
+  tc.updateRoot(new Uint8Array(await fetchRole(peers.harness.url, gun, 'root.json', peers.harness.caFile)));
+  tc.updateTimestamp(new Uint8Array(await fetchRole(peers.harness.url, gun, 'timestamp.json', peers.harness.caFile)));
+  tc.updateSnapshot(new Uint8Array(await fetchRole(peers.harness.url, gun, 'snapshot.json', peers.harness.caFile)));
+  tc.updateTargets(new Uint8Array(await fetchRole(peers.harness.url, gun, 'targets.json', peers.harness.caFile)));
+  tc.updateDelegation('targets/releases' as RoleName, new Uint8Array(await fetchRole(peers.harness.url, gun, 'targets/releases.json', peers.harness.caFile)));
   assert.equal(tc.lookup('v2')?.role, 'targets/releases');
 });
 
 test('notary-server rejects a Vouch root whose certificate CN is another GUN, as notary validates', { skip }, async () => {
   const gun = 'example.com/vouch/wrong-cn';
   const now = new Date();
-  const timestampKey = parsePublicKey(JSON.parse((await fetchRole(harness.url, gun, 'timestamp.key', harness.caFile)).toString('utf8')), 'timestamp.key');
+  const timestampKey = parsePublicKey(JSON.parse((await fetchRole(peers.harness.url, gun, 'timestamp.key', peers.harness.caFile)).toString('utf8')), 'timestamp.key');
   const rootPriv = ecKey();
   const rootSigner = localSigner(rootPriv, rootCertificateKey(createRootCertificate({ gun: 'example.com/someone/else', privateKey: rootPriv, now })));
   const repo = await newRepository({ gun, now, rootKeys: [rootSigner], targetsKey: localSigner(ecKey()), snapshotKey: localSigner(ecKey()), timestampKey, snapshot: 'client' });

@@ -3,7 +3,7 @@
  * registry stubbed: sign/re-sign, revoke, signer add/remove (Vouch really removes), inspect and
  * resolve, docker's messages for refusals, and the consumer's expiry message (injected clock).
  */
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
@@ -21,17 +21,11 @@ import type { ManifestInfo } from '../../src/client/registry/manifest.ts';
 import { KeyFileStore } from '../../src/keystore/file-store.ts';
 import { constantRetriever } from '../../src/keystore/passphrase.ts';
 import { publicKeyPemText } from '../../src/keystore/key-pair-files.ts';
-import { notaryPeersUnavailableReason, startNotaryHarness, type NotaryHarness } from '../helpers/notary-harness.ts';
+import { notaryHarnessForFile } from '../helpers/notary-harness.ts';
 import { trustCa } from './run.ts';
 
-const skip = notaryPeersUnavailableReason();
-let harness: NotaryHarness;
-before(async () => {
-  if (skip === undefined) harness = await startNotaryHarness();
-});
-after(async () => {
-  await harness?.stop();
-});
+const peers = notaryHarnessForFile();
+const { skip } = peers;
 
 const REGISTRY = 'registry.test:5000';
 
@@ -51,15 +45,15 @@ interface World {
 }
 
 function world(name: string, opts: { answer?: boolean; now?: () => Date } = {}): World {
-  const configDir = harness.newDir(name);
-  trustCa(configDir, new URL(harness.url).host, harness.caFile);
+  const configDir = peers.harness.newDir(name);
+  trustCa(configDir, new URL(peers.harness.url).host, peers.harness.caFile);
   const store = KeyFileStore.open(join(configDir, 'trust'), { retriever: constantRetriever('workflow-passphrase'), iterations: 1000 });
   const out: string[] = [];
   const err: string[] = [];
   const prompts: string[] = [];
   const registry = new Map<string, ManifestInfo>();
   const ctx: DockerContext = {
-    env: { DOCKER_CONTENT_TRUST_SERVER: harness.url }, configDir, trustDir: join(configDir, 'trust'),
+    env: { DOCKER_CONTENT_TRUST_SERVER: peers.harness.url }, configDir, trustDir: join(configDir, 'trust'),
     keys: fileKeySource(store),
     keyIdsForRole: (role) => Promise.resolve(store.list().keys.filter((k) => k.role === role).map((k) => k.keyId as string).sort()),
     log: recordingLogger(),
@@ -128,7 +122,7 @@ test('sign, re-sign, resolve; the registry login name becomes the signer', { ski
   assert.equal(pinned.reference, `${REGISTRY}/team/app@${m.digest}`);
   await assert.rejects(resolveTrustedReference(world('puller').ctx, ref(`${REGISTRY}/team/app:nope`)), { message: 'No valid trust data for nope' });
   await assert.rejects(resolveTrustedReference(world('puller').ctx, ref(`${REGISTRY}/team/none:v1`)), {
-    message: `Error: remote trust data does not exist for ${REGISTRY}/team/none: ${new URL(harness.url).host} does not have trust data for ${REGISTRY}/team/none`,
+    message: `Error: remote trust data does not exist for ${REGISTRY}/team/none: ${new URL(peers.harness.url).host} does not have trust data for ${REGISTRY}/team/none`,
   });
 });
 
