@@ -91,8 +91,7 @@ class Updater {
   private tc: TrustedCollection;
   private invalid = new Map<RoleName, Metadata<TargetsSigned>>();
   private usedCachedTimestamp = false;
-  /** Cache writes under way; `flush` waits for them (and reports the first failure). */
-  private readonly writes: Promise<void>[] = [];
+  /** The newest cache write of each role (each waits for the one before); `flush` waits for them. */
   private readonly lastWrite = new Map<string, Promise<void>>();
   /** Early downloads of current files, by role; each is used at most once. */
   private readonly early = new Map<string, Promise<Uint8Array | undefined>>();
@@ -160,11 +159,11 @@ class Updater {
     const p = previous.catch(() => undefined).then(() => this.o.cache.write(role, bytes));
     p.catch(() => undefined); // observed by flush()
     this.lastWrite.set(role, p);
-    this.writes.push(p);
   }
 
+  /** Waits for the cache writes; the newest write of a role decides whether its file is cached. */
   async flush(): Promise<void> {
-    await Promise.all(this.writes);
+    await Promise.all(this.lastWrite.values());
   }
 
   /** Cold start: one round trip for the first four files instead of four in a row. */
