@@ -12,7 +12,7 @@
 import { request as httpsRequest, Agent as HttpsAgent, type RequestOptions } from 'node:https';
 import { request as httpRequest, Agent as HttpAgent, type IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { checkServerIdentity, connect as tlsConnect, createSecureContext, type DetailedPeerCertificate, type SecureContext, type TLSSocket } from 'node:tls';
+import { checkServerIdentity, connect as tlsConnect, createSecureContext, type DetailedPeerCertificate, type SecureContext } from 'node:tls';
 import type { Dispatcher } from 'undici';
 import { decodePemBlocks } from '../crypto/pem.ts';
 import { ClientError } from './errors.ts';
@@ -81,55 +81,74 @@ function readBody(res: IncomingMessage, req: WireRequest, bodyMs: number): Promi
 }
 
 /** The certificates the server sent, leaf first (Node links them through `issuerCertificate`). */
-function sentChain(socket: TLSSocket): Uint8Array[] {
+function sentChain(leaf: DetailedPeerCertificate): Uint8Array[] {
   const out: Uint8Array[] = [];
-  let c: DetailedPeerCertificate | undefined = socket.getPeerCertificate(true);
   const seen = new Set<DetailedPeerCertificate>();
-  while (c !== undefined && c.raw !== undefined && !seen.has(c) && out.length < 10) {
+  for (let c: DetailedPeerCertificate | undefined = leaf; c !== undefined && c.raw !== undefined && !seen.has(c) && out.length < 10; c = c.issuerCertificate) {
     seen.add(c);
     out.push(c.raw);
-    c = c.issuerCertificate;
   }
   return out;
+}
+
+function sameChain(a: readonly Uint8Array[], b: readonly Uint8Array[]): boolean {
+  return a.length === b.length && a.every((c, i) => Buffer.compare(c, b[i] as Uint8Array) === 0);
 }
 
 /** Which verification a new connection went through (tests observe it). */
 export type ConnectionPath = 'anchored' | 'standard';
 
+type AgentOptions = NonNullable<ConstructorParameters<typeof HttpsAgent>[0]> & { readonly ca: string };
+
 /**
  * An HTTPS agent for a configured CA file that skips Node's root store (see tls-anchors.ts): each
  * connection first runs on a context without roots, and the request is handed the socket only
  * after the sent chain and the host name check out; otherwise a standard connection (OpenSSL
- * verification against the CA file) replaces it and decides.
+ * verification against the CA file) replaces it and decides. The CA file is read on the first
+ * connection, so commands that never connect pay nothing.
  */
 class AnchoredAgent extends HttpsAgent {
-  private readonly context: SecureContext;
-  private readonly anchors: readonly ChainCertificate[];
+  private readonly caPem: string;
   private readonly observe: ((path: ConnectionPath) => void) | undefined;
+  /** Undefined until the first connection; null when the CA file offers no usable anchor. */
+  private fast: { readonly context: SecureContext; readonly anchors: readonly ChainCertificate[] } | null | undefined;
   /**
    * The last chain accepted (DER, leaf first), with the time window in which every certificate of
    * it and every anchor is valid: parallel connections to one server send the same chain.
    */
   private trusted: { readonly raw: readonly Uint8Array[]; readonly from: Date; readonly until: Date } | undefined;
 
-  constructor(options: ConstructorParameters<typeof HttpsAgent>[0], context: SecureContext, anchors: readonly ChainCertificate[], observe: ((path: ConnectionPath) => void) | undefined) {
+  constructor(options: AgentOptions, observe: ((path: ConnectionPath) => void) | undefined) {
     super(options);
-    this.context = context;
-    this.anchors = anchors;
+    this.caPem = options.ca;
     this.observe = observe;
   }
 
+  private fastPath(): { readonly context: SecureContext; readonly anchors: readonly ChainCertificate[] } | null {
+    if (this.fast !== undefined) return this.fast;
+    let anchors: ChainCertificate[] | undefined;
+    try {
+      anchors = chainCertificates(decodePemBlocks(this.caPem).filter((b) => b.type === 'CERTIFICATE').map((b) => b.bytes));
+    } catch {
+      anchors = undefined;
+    }
+    if (anchors === undefined || anchors.length === 0) return (this.fast = null);
+    const { cert, key, minVersion } = this.options;
+    const context = createSecureContext({ ca: [], minVersion, ...(cert !== undefined ? { cert } : {}), ...(key !== undefined ? { key } : {}) });
+    return (this.fast = { context, anchors });
+  }
+
   override createConnection(options: RequestOptions, callback?: (err: Error | null, stream: Duplex) => void): Duplex | null | undefined {
-    if (callback === undefined) return super.createConnection(options);
+    const fast = this.fastPath();
+    if (callback === undefined || fast === null) return super.createConnection(options);
     const host = (typeof options.servername === 'string' && options.servername !== '' ? options.servername : undefined) ?? options.host ?? 'localhost';
-    const socket = tlsConnect({ ...(options as object), secureContext: this.context, rejectUnauthorized: false, session: undefined });
+    const socket = tlsConnect({ ...(options as object), secureContext: fast.context, rejectUnauthorized: false, session: undefined });
     const failed = (e: Error): void => callback(e, socket);
     socket.once('error', failed);
     socket.once('secureConnect', () => {
       socket.off('error', failed);
-      const raw = sentChain(socket);
-      const peer = socket.getPeerCertificate();
-      if (this.trusts(raw) && checkServerIdentity(host, peer) === undefined) {
+      const peer = socket.getPeerCertificate(true);
+      if (this.trusts(sentChain(peer), fast.anchors) && checkServerIdentity(host, peer) === undefined) {
         this.observe?.('anchored');
         callback(null, socket);
         return;
@@ -142,35 +161,18 @@ class AnchoredAgent extends HttpsAgent {
     return undefined;
   }
 
-  private trusts(raw: readonly Uint8Array[]): boolean {
+  private trusts(raw: readonly Uint8Array[], anchors: readonly ChainCertificate[]): boolean {
     const now = new Date();
     const known = this.trusted;
     if (known !== undefined && sameChain(raw, known.raw) && now >= known.from && now <= known.until) return true;
     const sent = chainCertificates(raw);
-    if (sent === undefined || !chainTrusted(sent, this.anchors, now)) return false;
-    const all = [...sent, ...this.anchors];
+    if (sent === undefined || !chainTrusted(sent, anchors, now)) return false;
+    const all = [...sent, ...anchors];
     const from = new Date(Math.max(...all.map((c) => c.der.notBefore.getTime())));
     const until = new Date(Math.min(...all.map((c) => c.der.notAfter.getTime())));
     this.trusted = { raw, from, until };
     return true;
   }
-}
-
-function sameChain(a: readonly Uint8Array[], b: readonly Uint8Array[]): boolean {
-  return a.length === b.length && a.every((c, i) => Buffer.compare(c, b[i] as Uint8Array) === 0);
-}
-
-function anchoredAgent(options: ConstructorParameters<typeof HttpsAgent>[0] & { ca: string }, observe: ((path: ConnectionPath) => void) | undefined): HttpsAgent {
-  let anchors: ChainCertificate[] | undefined;
-  try {
-    anchors = chainCertificates(decodePemBlocks(options.ca).filter((b) => b.type === 'CERTIFICATE').map((b) => b.bytes));
-  } catch {
-    anchors = undefined;
-  }
-  if (anchors === undefined || anchors.length === 0) return new HttpsAgent(options);
-  const { cert, key, minVersion } = options;
-  const context = createSecureContext({ ca: [], minVersion, ...(cert !== undefined ? { cert } : {}), ...(key !== undefined ? { key } : {}) });
-  return new AnchoredAgent(options, context, anchors, observe);
 }
 
 /** node:http(s) with one keep-alive agent per transport. */
@@ -183,7 +185,7 @@ export function nodeWire(tls: TlsOptions, timeouts: Timeouts, observe?: (path: C
     ...(tls.key !== undefined ? { key: tls.key } : {}),
   };
   const agentOptions = { keepAlive: true, maxSockets: 8, ...tlsOpts };
-  const httpsAgent = tls.ca !== undefined && tls.insecureSkipVerify !== true ? anchoredAgent({ ...agentOptions, ca: tls.ca }, observe) : new HttpsAgent(agentOptions);
+  const httpsAgent = tls.ca !== undefined && tls.insecureSkipVerify !== true ? new AnchoredAgent({ ...agentOptions, ca: tls.ca }, observe) : new HttpsAgent(agentOptions);
   const httpAgent = new HttpAgent({ keepAlive: true, maxSockets: 8 });
   const send = (req: WireRequest): Promise<WireResponse> => new Promise((resolve, reject) => {
     const isHttps = req.url.protocol === 'https:';
