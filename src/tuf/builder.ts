@@ -242,7 +242,10 @@ async function signTargetsFiles(d: RepoDraft, input: SignChangesInput, files: Ma
     const changed = d.dirty.has(role);
     if (!changed && !isNearExpiry(view.expires, input.now)) continue;
     const plan: RolePlan = { role, changed, verifiers: [verifierFor(d, role)], previous: input.current.targets?.get(role) };
-    const signed = targetsToJson({ ...view, version: view.version + 1, expires: expiresAfter(input.now, DEFAULT_EXPIRY_MS.targets) });
+    // A delegation removed and recreated in one publish starts from an empty file, but its version
+    // continues: the server keeps every stored version and refuses one that is not newer.
+    const version = Math.max(view.version, plan.previous?.signed.version ?? 0) + 1;
+    const signed = targetsToJson({ ...view, version, expires: expiresAfter(input.now, DEFAULT_EXPIRY_MS.targets) });
     const meta = await signPlanned(plan, signed, input);
     if (meta === undefined) skipped.push(role);
     else files.set(role, meta);

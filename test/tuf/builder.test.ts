@@ -214,6 +214,24 @@ describe('delegations', () => {
     verifyState(s4.state);
   });
 
+  test('a delegation removed and recreated in one publish continues its version, with none of the old targets', async () => {
+    const s0 = await freshRepo();
+    const add: Change = { kind: 'updateDelegation', name: 'targets/a', addKeys: [delegateA.publicKey], addPaths: [''] };
+    const s1 = await publish(s0, [add, { kind: 'addTarget', role: 'targets/a', name: 'old', meta: fileMeta('o') }]);
+    const s2 = await publish(s1.state, [{ kind: 'addTarget', role: 'targets/a', name: 'old2', meta: fileMeta('p') }]);
+    assert.equal(targetsOf(s2.state, 'targets/a').signed.version, 2);
+    const s3 = await publish(s2.state, [
+      { kind: 'removeDelegation', name: 'targets/a' },
+      { kind: 'updateDelegation', name: 'targets/a', addKeys: [delegateB.publicKey], addPaths: ['v'] },
+      { kind: 'addTarget', role: 'targets/a', name: 'v1', meta: fileMeta('') },
+    ]);
+    const recreated = targetsOf(s3.state, 'targets/a');
+    assert.equal(recreated.signed.version, 3);
+    assert.deepEqual([...recreated.signed.targets.keys()], ['v1']);
+    assert.deepEqual(recreated.signatures.map((sig) => sig.keyid), [delegateB.keyId]);
+    verifyState(s3.state);
+  });
+
   test('nested delegations need their parent; paths must stay inside it', async () => {
     const s0 = await freshRepo();
     await rejects(
