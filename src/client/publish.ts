@@ -56,12 +56,33 @@ async function timestampFix(ctx: RepoContext, base: WriteBase): Promise<Change[]
   return [{ kind: 'rotateBaseRole', role: 'timestamp', keys: [serverKey] }];
 }
 
-async function sign(ctx: RepoContext, state: RepoState, changes: Change[], allowPartial: boolean): Promise<{ signed: SignedChanges; mode: 'client' | 'server' }> {
+async function sign(ctx: RepoContext, base: WriteBase, state: RepoState, changes: Change[], allowPartial: boolean): Promise<{ signed: SignedChanges; mode: 'client' | 'server' }> {
   const held = await ctx.keys.heldKeyIds();
   const signers = publishSigners(ctx.keys, held, state, changes);
   const mode = snapshotMode(state, changes, held);
-  const signed = await signChanges({ now: ctx.now(), snapshot: mode, signers: () => signers, allowPartial, current: state, changes });
-  return { signed, mode };
+  const input = { now: ctx.now(), snapshot: mode, signers: () => signers, allowPartial, current: state, changes };
+  const signed = await signChanges(input);
+  const versionFloors = base.initial ? new Map<string, number>() : await storedVersionsOfNewRoles(ctx, state, signed);
+  if (versionFloors.size === 0) return { signed, mode };
+  return { signed: await signChanges({ ...input, versionFloors }), mode };
+}
+
+/**
+ * A delegated targets file this publish creates may have existed before: removing a delegation
+ * drops it from the snapshot but not from the server (notary-server keeps it too), and the server
+ * refuses a version it already holds. Each new file costs one by-version download that normally
+ * finds nothing; a role with history is re-signed above the newest stored version.
+ */
+async function storedVersionsOfNewRoles(ctx: RepoContext, state: RepoState, signed: SignedChanges): Promise<Map<string, number>> {
+  const created = [...signed.files].filter(([role, meta]) => meta.signed.type === 'Targets' && role !== 'targets' && state.targets?.has(role) !== true);
+  const remote = requireRemote(ctx);
+  const floors = new Map<string, number>();
+  await Promise.all(created.map(async ([role]) => {
+    const stored = await remote.newestStoredVersion(role);
+    if (stored > 0) floors.set(role, stored);
+  }));
+  for (const [role, version] of floors) ctx.log.info(`${role} was removed earlier; the server holds it up to version ${version}, so it continues from there`);
+  return floors;
 }
 
 /** Files to upload: the changed ones, plus everything local on a first publish. */
@@ -128,7 +149,7 @@ export async function preparePublish(ctx: RepoContext, opts: PublishOptions & { 
   const changes = [...(await timestampFix(ctx, base)), ...toChanges(ops, base.state, held, ctx.log)];
   prefetchSigningKeys(ctx.keys, base.state, signingRoles(changes));
   const state = withWitnessed(base.state, changes, base.invalid);
-  const { signed, mode } = await sign(ctx, state, changes, opts.allowPartial === true);
+  const { signed, mode } = await sign(ctx, base, state, changes, opts.allowPartial === true);
   for (const role of signed.skipped) ctx.log.warn(`${role} is nearing expiry but no key to re-sign it is available`);
   return { staged, base, signed, mode };
 }

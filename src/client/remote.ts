@@ -22,6 +22,8 @@ import type { Access, HttpResponse, HttpTransport } from './transport.ts';
 /** notary: error bodies are read up to 1 KiB, key responses up to 256 KiB. */
 const MAX_ERROR_BODY = 1 << 10;
 const MAX_KEY_BODY = 256 << 10;
+/** Versions are probed up to 2^30: far beyond any real history, and a bounded number of requests. */
+const MAX_PROBED_VERSION = 2 ** 30;
 
 export interface GetRoleOptions {
   /** Hex sha256 for a consistent (by-hash) download. */
@@ -116,6 +118,36 @@ export class RemoteStore {
     const res = await this.transport.request({ method: 'GET', url: this.path(`${name}.json`), maxBytes: cap, access: 'pull', ...(opts.speculative === true ? { answerChallenge: false } : {}) });
     this.check(res, name);
     return new Uint8Array(res.body.buffer, res.body.byteOffset, res.body.length);
+  }
+
+  /**
+   * The newest version of `role` the server stores, found by by-version downloads (1, 2, 4, …, then
+   * halving); 0 when it has none. Only whether a version exists matters, so nothing is parsed.
+   */
+  async newestStoredVersion(role: string): Promise<number> {
+    const exists = async (version: number): Promise<boolean> => {
+      try {
+        await this.getRole(role, { version });
+        return true;
+      } catch (e) {
+        if (e instanceof ClientError && e.code === 'METADATA_NOT_FOUND') return false;
+        throw e;
+      }
+    };
+    if (!(await exists(1))) return 0;
+    let low = 1; // stored
+    let high = 2; // probed next; the bound keeps a server that claims every version to ~60 requests
+    while (high <= MAX_PROBED_VERSION && (await exists(high))) {
+      low = high;
+      high *= 2;
+    }
+    if (high > MAX_PROBED_VERSION) return low;
+    while (high - low > 1) {
+      const mid = Math.floor((low + high) / 2);
+      if (await exists(mid)) low = mid;
+      else high = mid;
+    }
+    return low;
   }
 
   private async keyRequest(role: 'timestamp' | 'snapshot', method: 'GET' | 'POST', access: Access): Promise<PublicKey> {

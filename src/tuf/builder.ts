@@ -175,6 +175,11 @@ export interface SignChangesInput {
   readonly snapshot: SnapshotMode;
   /** Produce files below threshold for other publishers to co-sign (m-of-n). */
   readonly allowPartial?: boolean;
+  /**
+   * Versions the server already holds of roles `current` does not list: a delegation removed by
+   * an earlier publish leaves its files on the server, so a recreated one continues above them.
+   */
+  readonly versionFloors?: ReadonlyMap<string, number>;
 }
 
 export interface SignedChanges {
@@ -244,7 +249,7 @@ async function signTargetsFiles(d: RepoDraft, input: SignChangesInput, files: Ma
     const plan: RolePlan = { role, changed, verifiers: [verifierFor(d, role)], previous: input.current.targets?.get(role) };
     // A delegation removed and recreated in one publish starts from an empty file, but its version
     // continues: the server keeps every stored version and refuses one that is not newer.
-    const version = Math.max(view.version, plan.previous?.signed.version ?? 0) + 1;
+    const version = Math.max(view.version, plan.previous?.signed.version ?? 0, input.versionFloors?.get(role) ?? 0) + 1;
     const signed = targetsToJson({ ...view, version, expires: expiresAfter(input.now, DEFAULT_EXPIRY_MS.targets) });
     const meta = await signPlanned(plan, signed, input);
     if (meta === undefined) skipped.push(role);

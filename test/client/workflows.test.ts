@@ -15,6 +15,7 @@ import { createRootCertificate } from '../../src/crypto/x509.ts';
 import { encodePem } from '../../src/crypto/pem.ts';
 import { rootCertificateKey } from '../../src/tuf/certs.ts';
 import { fileMetaOf } from '../../src/tuf/verify.ts';
+import { parseMetadata } from '../../src/tuf/metadata.ts';
 import { vouchClient, type VouchClient } from './helpers.ts';
 
 const clients: VouchClient[] = [];
@@ -38,6 +39,12 @@ async function notaryList(gun: string): Promise<string[][]> {
 }
 
 const meta = (s: string) => fileMetaOf(Buffer.from(s));
+
+async function cachedVersion(c: VouchClient, role: string): Promise<number> {
+  const bytes = await c.repo.ctx.cache.read(role);
+  assert.ok(bytes, `${role} is not cached`);
+  return parseMetadata(role, bytes).signed.version;
+}
 
 test('witness brings back a delegation whose signing key was replaced (E5)', { skip }, async () => {
   const gun = 'example.com/workflow/witness';
@@ -64,6 +71,37 @@ test('witness brings back a delegation whose signing key was replaced (E5)', { s
   assert.ok(res.uploaded.includes('targets/releases'));
   assert.deepEqual((await reader.repo.listTargets()).map((t) => t.name), ['rel']);
   assert.deepEqual(await notaryList(gun), [['rel', 'targets/releases']]);
+});
+
+test('a delegation removed by one publish and recreated by a later one continues above the versions the server holds', { skip }, async () => {
+  const gun = 'example.com/workflow/recreate';
+  const owner = client(gun, 'owner');
+  await owner.repo.initialize({ serverManagedSnapshot: true });
+  const d1 = await owner.repo.ctx.keys.createKey('targets/releases', undefined);
+  await owner.repo.addDelegation('targets/releases', [d1.publicKey], ['']);
+  await owner.repo.addTarget('rel1', meta('1'), ['targets/releases']);
+  await owner.repo.publish();
+  await owner.repo.addTarget('rel2', meta('2'), ['targets/releases']);
+  await owner.repo.publish();
+  await owner.repo.removeDelegationRole('targets/releases');
+  await owner.repo.publish();
+  const reader = client(gun, 'reader');
+  assert.deepEqual(await reader.repo.listTargets(), []);
+  // notary-server still holds targets/releases versions 1 and 2 and refuses to store either again.
+  await owner.repo.addDelegation('targets/releases', [d1.publicKey], ['']);
+  await owner.repo.addTarget('rel3', meta('3'), ['targets/releases']);
+  const res = await owner.repo.publish();
+  assert.ok(res.uploaded.includes('targets/releases'));
+  assert.ok(owner.log.lines.some((l) => l.message === 'targets/releases was removed earlier; the server holds it up to version 2, so it continues from there'));
+  assert.deepEqual((await reader.repo.listTargets()).map((t) => [t.name, t.role]), [['rel3', 'targets/releases']]);
+  assert.equal(await cachedVersion(reader, 'targets/releases'), 3);
+  assert.deepEqual(await notaryList(gun), [['rel3', 'targets/releases']]);
+  // A role created for the first time costs one by-version probe and keeps version 1.
+  await owner.repo.addDelegation('targets/qa', [d1.publicKey], ['']);
+  await owner.repo.addTarget('qa1', meta('q'), ['targets/qa']);
+  await owner.repo.publish();
+  assert.deepEqual((await reader.repo.listTargets(['targets/qa'])).map((t) => t.name), ['qa1']);
+  assert.equal(await cachedVersion(reader, 'targets/qa'), 1);
 });
 
 test('an m-of-n delegation (--threshold 2) publishes when both keys sign; notary honours it', { skip }, async () => {
