@@ -75,6 +75,15 @@ function currentInputs(read) {
   });
 }
 
+/**
+ * esbuild escapes non-ASCII characters in strings, templates and identifiers, but comments it keeps
+ * (`§`, `–`) stay UTF-8. Escaped there too, the whole script is ASCII, which bin/vouch.cjs decodes
+ * faster than UTF-8. The escape is only safe where esbuild left such characters, in comments.
+ */
+function asciiOnly(text) {
+  return text.replace(/[^\x00-\x7f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
 export async function buildCli() {
   const read = new Map();
   const result = await build({
@@ -101,7 +110,7 @@ export async function buildCli() {
   // The script by rename, then the input list: a `vouch` started meanwhile finds either the old
   // build or the complete new one. Code caches of earlier builds are of no further use.
   mkdirSync(dist, { recursive: true });
-  writeFileSync(`${BUNDLE}.tmp`, out.contents);
+  writeFileSync(`${BUNDLE}.tmp`, asciiOnly(out.text));
   renameSync(`${BUNDLE}.tmp`, BUNDLE);
   for (const name of readdirSync(dist)) if (/^vouch-[0-9a-f-]+(-g16)?\.cache$/.test(name)) rmSync(join(dist, name), { force: true });
   writeFileSync(`${INPUTS}.tmp`, JSON.stringify({ bundle: relative(root, BUNDLE), inputs: currentInputs(read) }) + '\n');

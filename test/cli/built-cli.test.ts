@@ -3,6 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { isAscii } from 'node:buffer';
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
@@ -31,6 +32,15 @@ test('an unknown command fails the same way built and from source', () => {
   const built = vouch(['no-such-command'], false);
   assert.equal(built.status, 1);
   assert.deepEqual(built, vouch(['no-such-command'], true));
+});
+
+test('the built script is ASCII (read as Latin-1), and non-ASCII text it prints is intact', (t) => {
+  const bundle = `${ROOT}dist/vouch.cjs`;
+  if (!existsSync(bundle)) return t.skip('not built (npm run build)');
+  assert.ok(isAscii(readFileSync(bundle)), 'dist/vouch.cjs has non-ASCII bytes');
+  const built = vouch(['trust', 'resolve', '--help'], false);
+  assert.match(built.stdout, /Print the fully qualified name \(docker\.io\/library\/\u2026\)/);
+  assert.deepEqual(built, vouch(['trust', 'resolve', '--help'], true));
 });
 
 test('the build records its inputs, main.ts among them', (t) => {
