@@ -14,6 +14,7 @@ export type ClientErrorCode =
   | 'UNAUTHORIZED' // you are not authorized to perform this operation: server returned 401.
   | 'METADATA_NOT_FOUND' // <role> trust data unavailable.  Has a notary repository been initialized?
   | 'REPOSITORY_NOT_EXIST' // <server> does not have trust data for <gun>
+  | 'REPOSITORY_EXISTS' // <server> already has trust data for <gun> (migrate never overwrites)
   | 'NOT_INITIALIZED' // repository has not been initialized
   | 'SERVER_UNAVAILABLE' // unable to reach trust server at this time: <code>.
   | 'SERVER_REJECTED' // trust server rejected operation[: <msg>] / The root metadata is invalid: …

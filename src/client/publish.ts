@@ -11,8 +11,10 @@
  * - Roles are re-signed when changed or near expiry; the snapshot is signed by the client when it
  *   holds a snapshot key of the root being published, and left to the server otherwise.
  * - First publish of a GUN: every local file is uploaded; when the local root names a timestamp
- *   key the server does not hold (a repository made elsewhere, e.g. an old notary client), the
- *   timestamp key is rotated to the server's first, as `init` would have done.
+ *   key the server does not hold (a repository made elsewhere: another server, an old notary
+ *   client), the timestamp key is rotated to the server's first, as `init` would have done; so is
+ *   a snapshot key that neither this server nor the publisher holds (a server-managed snapshot on
+ *   the server the repository moves from).
  */
 import { signChanges, signSnapshot, roleVerifier, type Change, type RepoState, type SignedChanges } from '../tuf/builder.ts';
 import type { PublicKey } from '../tuf/keys.ts';
@@ -20,6 +22,7 @@ import { parseMetadata, type Metadata, type RootSigned } from '../tuf/metadata.t
 import type { RoleName } from '../tuf/types.ts';
 import { toOperation, type Operation } from './changes.ts';
 import { loadForWrite, requireRemote, type RepoContext, type WriteBase } from './context.ts';
+import { holdsKey } from './keys.ts';
 import { prefetchSigningKeys, publishSigners, roleKeys, signingRoles, snapshotMode, toChanges, withWitnessed } from './plan.ts';
 import type { StagedChange } from './changelist.ts';
 import { addLegacySignatures } from './rotate.ts';
@@ -33,6 +36,8 @@ export interface PublishOptions {
   readonly legacyRootKeys?: readonly PublicKey[];
   /** Creates the repository when nothing exists locally or remotely. */
   readonly initialize: () => Promise<void>;
+  /** Sent with the upload: a moved collection's snapshot and timestamp versions on its old server. */
+  readonly previousVersions?: { readonly snapshot?: number; readonly timestamp?: number };
 }
 
 export interface PublishResult {
@@ -46,14 +51,31 @@ export interface PublishResult {
   readonly applied: number;
 }
 
-/** For a first publish: the server's timestamp key, if the local root names another one. */
-async function timestampFix(ctx: RepoContext, base: WriteBase): Promise<Change[]> {
+/**
+ * For a first publish: the server's own keys for the roles it signs. A repository made elsewhere
+ * (another server, e.g. one moving off notary.docker.io, or an old notary client) names the
+ * timestamp key of that server, and — when it let that server hold the snapshot key, as every
+ * repository `docker trust` made does — its snapshot key too. This server holds neither, so both
+ * are rotated to its keys, as `init` would have made them; the root key signs the new root.
+ */
+async function serverKeyFixes(ctx: RepoContext, base: WriteBase, held: ReadonlySet<string>): Promise<Change[]> {
   if (!base.initial) return [];
-  const serverKey: PublicKey = await requireRemote(ctx).getKey('timestamp');
-  const listed = roleKeys(base.state, 'timestamp');
-  if (listed.some((k) => k.id === serverKey.id)) return [];
-  ctx.log.info(`the local root of ${ctx.gun} names a timestamp key the server does not hold; rotating it to the server's key ${serverKey.id}`);
-  return [{ kind: 'rotateBaseRole', role: 'timestamp', keys: [serverKey] }];
+  const remote = requireRemote(ctx);
+  const fixes: Change[] = [];
+  const timestampKey: PublicKey = await remote.getKey('timestamp');
+  if (!roleKeys(base.state, 'timestamp').some((k) => k.id === timestampKey.id)) {
+    ctx.log.info(`the local root of ${ctx.gun} names a timestamp key the server does not hold; rotating it to the server's key ${timestampKey.id}`);
+    fixes.push({ kind: 'rotateBaseRole', role: 'timestamp', keys: [timestampKey] });
+  }
+  const snapshotKeys = roleKeys(base.state, 'snapshot');
+  if (snapshotKeys.length > 0 && !snapshotKeys.some((k) => holdsKey(held, k))) {
+    const snapshotKey: PublicKey = await remote.getKey('snapshot');
+    if (!snapshotKeys.some((k) => k.id === snapshotKey.id)) {
+      ctx.log.info(`the snapshot key of ${ctx.gun} is held by another server, not by this one or locally; rotating it to this server's key ${snapshotKey.id}`);
+      fixes.push({ kind: 'rotateBaseRole', role: 'snapshot', keys: [snapshotKey] });
+    }
+  }
+  return fixes;
 }
 
 async function sign(ctx: RepoContext, base: WriteBase, state: RepoState, changes: Change[], allowPartial: boolean): Promise<{ signed: SignedChanges; mode: 'client' | 'server' }> {
@@ -146,7 +168,7 @@ export async function preparePublish(ctx: RepoContext, opts: PublishOptions & { 
   void prefetchFromCachedRoot(ctx, ops);
   const base = await loadForWrite(ctx, opts.initialize);
   const held = await ctx.keys.heldKeyIds();
-  const changes = [...(await timestampFix(ctx, base)), ...toChanges(ops, base.state, held, ctx.log)];
+  const changes = [...(await serverKeyFixes(ctx, base, held)), ...toChanges(ops, base.state, held, ctx.log)];
   prefetchSigningKeys(ctx.keys, base.state, signingRoles(changes));
   const state = withWitnessed(base.state, changes, base.invalid);
   const { signed, mode } = await sign(ctx, base, state, changes, opts.allowPartial === true);
@@ -155,10 +177,10 @@ export async function preparePublish(ctx: RepoContext, opts: PublishOptions & { 
 }
 
 /** Uploads a prepared publish, then caches the files and clears the applied changes. */
-export async function finishPublish(ctx: RepoContext, p: PreparedPublish, legacyRootKeys?: readonly PublicKey[]): Promise<PublishResult> {
+export async function finishPublish(ctx: RepoContext, p: PreparedPublish, legacyRootKeys?: readonly PublicKey[], previousVersions?: PublishOptions['previousVersions']): Promise<PublishResult> {
   const upload = await uploadSet(ctx, p.base, p.signed, p.mode);
   if (legacyRootKeys !== undefined) await addLegacySignatures(ctx, upload, legacyRootKeys);
-  if (upload.size > 0) await requireRemote(ctx).publish(upload);
+  if (upload.size > 0) await requireRemote(ctx).publish(upload, previousVersions);
   await afterUpload(ctx, upload, p.signed.removed, p.staged);
   return { uploaded: [...upload.keys()], skipped: p.signed.skipped, initial: p.base.initial, applied: p.staged.length };
 }
@@ -178,5 +200,5 @@ export async function afterUpload(ctx: RepoContext, upload: ReadonlyMap<string, 
 }
 
 export async function publish(ctx: RepoContext, opts: PublishOptions): Promise<PublishResult> {
-  return finishPublish(ctx, await preparePublish(ctx, opts), opts.legacyRootKeys);
+  return finishPublish(ctx, await preparePublish(ctx, opts), opts.legacyRootKeys, opts.previousVersions);
 }

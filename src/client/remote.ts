@@ -77,6 +77,11 @@ export function rejectionError(res: HttpResponse): ServerRejectedError {
   return new ServerRejectedError(text, info);
 }
 
+function previousVersionsHeader(v: { readonly snapshot?: number; readonly timestamp?: number } | undefined): Record<string, string> {
+  const items = (['snapshot', 'timestamp'] as const).flatMap((role) => (v?.[role] !== undefined ? [`${role}=${v[role]}`] : []));
+  return items.length === 0 ? {} : { 'vouch-previous-versions': items.join(', ') };
+}
+
 export class RemoteStore {
   readonly gun: string;
   private readonly transport: HttpTransport;
@@ -177,7 +182,12 @@ export class RemoteStore {
   }
 
   /** One atomic update: a multipart `files` part per role, named by the bare role name. */
-  async publish(files: ReadonlyMap<string, Uint8Array>): Promise<void> {
+  /**
+   * `previousVersions`: for a collection moving here from another server, the versions its
+   * snapshot and timestamp had there (`Vouch-Previous-Versions`; a Vouch server continues above
+   * them on the first publish, notary-server ignores the header).
+   */
+  async publish(files: ReadonlyMap<string, Uint8Array>, previousVersions?: { readonly snapshot?: number; readonly timestamp?: number }): Promise<void> {
     const boundary = randomBytes(30).toString('hex');
     const parts: Buffer[] = [];
     for (const [role, bytes] of files) {
@@ -188,7 +198,7 @@ export class RemoteStore {
     const res = await this.transport.request({
       method: 'POST',
       url: this.path(''),
-      headers: { 'content-type': `multipart/form-data; boundary=${boundary}` },
+      headers: { 'content-type': `multipart/form-data; boundary=${boundary}`, ...previousVersionsHeader(previousVersions) },
       body: Buffer.concat(parts),
       maxBytes: MAX_ERROR_BODY * 64,
       access: 'push,pull',

@@ -25,6 +25,7 @@ import { ClientError, ioReason } from './errors.ts';
 import { initializeRepository, type InitializeOptions, type InitializeResult } from './init.ts';
 import type { KeySource } from './keys.ts';
 import { silentLogger, type Logger } from './log.ts';
+import { migrate, type MigrateResult } from './migrate.ts';
 import { publish, type PublishResult } from './publish.ts';
 import {
   getAllTargetMetadataByName, getDelegationRoles, getTargetByName, listTargets, type DelegationInfo, type TargetSignedStruct, type TargetWithRole,
@@ -232,6 +233,11 @@ export class Repository {
 
   publish(): Promise<PublishResult> {
     return publish(this.ctx, { initialize: async () => void (await this.initialize()) });
+  }
+
+  /** Moves the collection from this repository's server to `destination` (see migrate.ts). */
+  migrateTo(destination: RemoteStore): Promise<MigrateResult> {
+    return migrate(this.ctx, destination);
   }
 
   /**

@@ -23,7 +23,7 @@ import { checkGun, gunAllowed, matchRoute, type RouteMatch } from './routes.ts';
 import type { TrustService } from './service.ts';
 import { keyEndpointBody } from './signing.ts';
 import type { StoredFile } from './store.ts';
-import { DEFAULT_UPLOAD_LIMITS, parseMultipart, uploadedFiles, type UploadLimits } from './upload.ts';
+import { DEFAULT_UPLOAD_LIMITS, parseMultipart, parsePreviousVersions, PREVIOUS_VERSIONS_HEADER, uploadedFiles, type UploadLimits } from './upload.ts';
 import { UploadGate } from './upload-gate.ts';
 
 export interface CacheControl {
@@ -233,7 +233,8 @@ export class TrustHttp {
         return reply.header('content-type', TEXT).send('{}');
       case 'update': {
         const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
-        await this.uploads.run(body.length, () => svc.publish(gun, uploadedFiles(parseMultipart(req.headers['content-type'], body, this.limits))));
+        const previous = parsePreviousVersions(req.headers[PREVIOUS_VERSIONS_HEADER]);
+        await this.uploads.run(body.length, () => svc.publish(gun, uploadedFiles(parseMultipart(req.headers['content-type'], body, this.limits)), previous));
         this.opts.logger.info({ gun }, `updated ${gun}`);
         return reply.send();
       }

@@ -18,7 +18,7 @@ import { CurrentMetadata, type ChainHead, type CurrentCacheOptions } from './cur
 import { EMPTY_DETAIL, goJson, ServerError } from './errors.ts';
 import type { ServerKeys } from './signing.ts';
 import { MetaStoreError, type ChangeRecord, type MetaStore, type MetaUpdate, type StoredFile } from './store.ts';
-import { generateTimestamp, validateUpdate, type UploadedFile } from './validate.ts';
+import { generateTimestamp, validateUpdate, type PreviousVersions, type UploadedFile } from './validate.ts';
 
 export interface TrustServiceOptions {
   readonly store: MetaStore;
@@ -90,11 +90,11 @@ export class TrustService {
     }
   }
 
-  async publish(gunName: string, files: readonly UploadedFile[]): Promise<void> {
+  async publish(gunName: string, files: readonly UploadedFile[], previousVersions?: PreviousVersions): Promise<void> {
     const keys = this.requireKeys();
     const gun = parseGun(gunName);
     const ctx = {
-      gun, now: this.now(), keys,
+      gun, now: this.now(), keys, ...(previousVersions !== undefined ? { previousVersions } : {}),
       current: (role: string) => this.read('reading current metadata', () => this.current.role(gun, role)),
       head: () => this.read('reading current metadata', () => this.current.head(gun)),
     };

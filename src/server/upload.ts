@@ -15,7 +15,7 @@ import { isValidRoleName } from '../tuf/roles.ts';
 import { parseExpiry } from '../tuf/time.ts';
 import type { RoleName } from '../tuf/types.ts';
 import { ServerError } from './errors.ts';
-import type { UploadedFile } from './validate.ts';
+import type { PreviousVersions, UploadedFile } from './validate.ts';
 
 export interface UploadLimits {
   readonly maxPartBytes: number;
@@ -205,4 +205,33 @@ export function uploadedFiles(parts: readonly RawPart[]): UploadedFile[] {
     files.push({ role: role as RoleName, version, data: new Uint8Array(part.data) });
   }
   return files;
+}
+
+/** The request header through which `vouch migrate` passes the old server's versions (Vouch only). */
+export const PREVIOUS_VERSIONS_HEADER = 'vouch-previous-versions';
+
+const PREVIOUS_VERSION_ITEM = /^(snapshot|timestamp)=([1-9][0-9]{0,15})$/;
+
+/**
+ * `Vouch-Previous-Versions: snapshot=9, timestamp=7` — the versions a moved collection's snapshot
+ * and timestamp had on its old server (validate.ts uses them only for a GUN's first publish).
+ * Absent: undefined. Anything else than one or two distinct `role=version` items with versions
+ * up to 2^53 − 1 is `INVALID_PARAMETERS`, before the body is looked at.
+ */
+export function parsePreviousVersions(value: string | string[] | undefined): PreviousVersions | undefined {
+  if (value === undefined) return undefined;
+  const bad = (why: string) => new ServerError('INVALID_PARAMETERS', `${PREVIOUS_VERSIONS_HEADER}: ${why}`);
+  if (Array.isArray(value)) throw bad('given more than once');
+  if (value.length > 64) throw bad('too long');
+  const out: { snapshot?: number; timestamp?: number } = {};
+  for (const item of value.split(',')) {
+    const m = PREVIOUS_VERSION_ITEM.exec(item.trim());
+    if (m === null) throw bad('expected snapshot=<version>, timestamp=<version>');
+    const role = m[1] as 'snapshot' | 'timestamp';
+    const version = Number(m[2]);
+    if (out[role] !== undefined) throw bad(`${role} given twice`);
+    if (!Number.isSafeInteger(version)) throw bad(`${role} version out of range`);
+    out[role] = version;
+  }
+  return out;
 }

@@ -33,6 +33,18 @@ export interface ValidationContext {
   readonly current: (role: string) => Promise<StoredFile | undefined>;
   readonly head: () => Promise<ChainHead | undefined>;
   readonly keys: ServerKeys;
+  /**
+   * Versions the collection's snapshot and timestamp had on the server it moved from (the
+   * `Vouch-Previous-Versions` header). Used only while the GUN has no snapshot and timestamp here:
+   * the first ones generated continue above them, so clients that cached the old ones see no
+   * rollback.
+   */
+  readonly previousVersions?: PreviousVersions;
+}
+
+export interface PreviousVersions {
+  readonly snapshot?: number;
+  readonly timestamp?: number;
 }
 
 /** notary's message for a timestamp it cannot sign (Debian/v0.7.0 text, double space included). */
@@ -60,7 +72,11 @@ async function loadRoot(ctx: ValidationContext, tc: TrustedCollection, upload: U
     return;
   }
   const current = tc.root?.signed.version ?? 1;
-  if (upload.version !== current && upload.version !== current + 1) {
+  // notary-server counts a missing root as version 1, so a GUN's first root must be v1 or v2. Vouch
+  // takes any version for a GUN it has never seen: a collection moving from another server
+  // (`vouch migrate`) arrives with the root version its clients already trust, and a lower one
+  // would look like a rollback to them. There is no stored state a higher version could skip.
+  if (tc.root !== undefined && upload.version !== current && upload.version !== current + 1) {
     throw invalidUpdate('ErrBadRoot', `Root modifications must increment the version. Current ${current}, new ${upload.version}`);
   }
   try {
@@ -119,7 +135,7 @@ function parsePrevious<T extends 'snapshot' | 'timestamp'>(role: T, file: Stored
   }
 }
 
-async function generateSnapshot(ctx: ValidationContext, tc: TrustedCollection, head: ChainHead | undefined): Promise<Metadata<SnapshotSigned>> {
+async function generateSnapshot(ctx: ValidationContext, tc: TrustedCollection, head: ChainHead | undefined, versionFloor: number | undefined): Promise<Metadata<SnapshotSigned>> {
   const root = tc.root as Metadata<RootSigned>;
   const previous = parsePrevious('snapshot', head?.snapshot);
   if (previous === undefined && !tc.targets.has(TARGETS)) throw invalidUpdate('ErrValidation', 'targets must be loaded first');
@@ -128,7 +144,7 @@ async function generateSnapshot(ctx: ValidationContext, tc: TrustedCollection, h
   const files = new Map<string, Uint8Array>([[ROOT, root.bytes]]);
   for (const [role, meta] of tc.targets) files.set(role, meta.bytes);
   try {
-    return await signSnapshot({ now: ctx.now, previous, files, signers, verifier: tc.baseRoleVerifier(SNAPSHOT) });
+    return await signSnapshot({ now: ctx.now, previous, files, signers, verifier: tc.baseRoleVerifier(SNAPSHOT), ...(versionFloor !== undefined ? { versionFloor } : {}) });
   } catch (e) {
     if (e instanceof SigningError) throw invalidUpdate('ErrBadHierarchy', NO_SNAPSHOT_KEY, 'snapshot');
     throw wrap('ErrValidation', e);
@@ -136,7 +152,7 @@ async function generateSnapshot(ctx: ValidationContext, tc: TrustedCollection, h
 }
 
 /** Signs the next timestamp over `snapshotBytes` (used by uploads and by lazy re-signing). */
-export async function generateTimestamp(keys: ServerKeys, root: RootSigned, now: Date, snapshotBytes: Uint8Array, previous: StoredFile | undefined): Promise<Metadata<TimestampSigned>> {
+export async function generateTimestamp(keys: ServerKeys, root: RootSigned, now: Date, snapshotBytes: Uint8Array, previous: StoredFile | undefined, versionFloor?: number): Promise<Metadata<TimestampSigned>> {
   const prev = parsePrevious('timestamp', previous);
   const signers = await keys.heldSigners(root, TIMESTAMP);
   const signer = signers[0];
@@ -144,7 +160,7 @@ export async function generateTimestamp(keys: ServerKeys, root: RootSigned, now:
   const role = root.roles.get(TIMESTAMP);
   const verifier = { name: TIMESTAMP as string, keys: new Map([[signer.keyId, signer.publicKey]]), threshold: role?.threshold ?? 1 };
   try {
-    return await signTimestamp({ now, snapshotBytes, previous: prev, signer, verifier });
+    return await signTimestamp({ now, snapshotBytes, previous: prev, signer, verifier, ...(versionFloor !== undefined ? { versionFloor } : {}) });
   } catch (e) {
     if (e instanceof SigningError) throw invalidUpdate('ErrBadRoot', NO_TIMESTAMP_KEYS);
     throw wrap('ErrValidation', e);
@@ -160,6 +176,7 @@ export async function validateUpdate(ctx: ValidationContext, files: readonly Upl
   const out: MetaUpdate[] = rootUpload === undefined ? [] : [rootUpload];
   out.push(...(await loadTargets(ctx, tc, uploads)));
   const head = await ctx.head();
+  const floors = head === undefined ? ctx.previousVersions : undefined;
   const snapshotUpload = uploads.get(SNAPSHOT);
   let snapshotBytes: Uint8Array;
   if (snapshotUpload !== undefined) {
@@ -171,12 +188,12 @@ export async function validateUpdate(ctx: ValidationContext, files: readonly Upl
     out.push(snapshotUpload);
     snapshotBytes = snapshotUpload.data;
   } else {
-    const snapshot = await generateSnapshot(ctx, tc, head);
+    const snapshot = await generateSnapshot(ctx, tc, head, floors?.snapshot);
     out.push({ role: SNAPSHOT, version: snapshot.signed.version, data: snapshot.bytes });
     snapshotBytes = snapshot.bytes;
   }
   const root = (tc.root as Metadata<RootSigned>).signed;
-  const timestamp = await generateTimestamp(ctx.keys, root, ctx.now, snapshotBytes, head?.timestamp);
+  const timestamp = await generateTimestamp(ctx.keys, root, ctx.now, snapshotBytes, head?.timestamp, floors?.timestamp);
   out.push({ role: TIMESTAMP, version: timestamp.signed.version, data: timestamp.bytes });
   return out;
 }

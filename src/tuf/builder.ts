@@ -127,16 +127,18 @@ export interface SignSnapshotInput {
   readonly signers: readonly Signer[];
   readonly verifier?: RoleVerifier;
   readonly allowPartial?: boolean;
+  /** A version the new file must exceed (a collection moved from another server, §6.4). */
+  readonly versionFloor?: number;
 }
 
-/** Snapshot version previous + 1 (or 1) listing sha256, sha512 and length of each file. */
+/** Snapshot version previous + 1 (or 1, or above `versionFloor`) listing sha256, sha512 and length of each file. */
 export async function signSnapshot(input: SignSnapshotInput): Promise<Metadata<SnapshotSigned>> {
   const meta = new Map<string, FileMeta>(input.previous?.signed.meta ?? []);
   for (const r of input.removed ?? []) meta.delete(r);
   for (const [r, bytes] of input.files) meta.set(r, fileMetaOf(bytes));
   const view: SnapshotSigned = {
     type: 'Snapshot',
-    version: (input.previous?.signed.version ?? 0) + 1,
+    version: Math.max(input.previous?.signed.version ?? 0, input.versionFloor ?? 0) + 1,
     expires: expiresAfter(input.now, DEFAULT_EXPIRY_MS.snapshot),
     unrecognized: input.previous?.signed.unrecognized ?? {},
     meta,
@@ -151,13 +153,15 @@ export interface SignTimestampInput {
   readonly previous?: Metadata<TimestampSigned>;
   readonly signer: Signer;
   readonly verifier?: RoleVerifier;
+  /** A version the new file must exceed (a collection moved from another server, §6.4). */
+  readonly versionFloor?: number;
 }
 
-/** The server's timestamp: version previous + 1 (or 1), the snapshot's hashes, 14 days. */
+/** The server's timestamp: version previous + 1 (or 1, or above `versionFloor`), the snapshot's hashes, 14 days. */
 export async function signTimestamp(input: SignTimestampInput): Promise<Metadata<TimestampSigned>> {
   const view: TimestampSigned = {
     type: 'Timestamp',
-    version: (input.previous?.signed.version ?? 0) + 1,
+    version: Math.max(input.previous?.signed.version ?? 0, input.versionFloor ?? 0) + 1,
     expires: expiresAfter(input.now, DEFAULT_EXPIRY_MS.timestamp),
     unrecognized: {},
     meta: new Map([['snapshot', fileMetaOf(input.snapshotBytes)]]),

@@ -18,7 +18,7 @@ import { Repository } from '../../client/repository.ts';
 import { HttpTransport } from '../../client/transport.ts';
 import { KeyFileStore } from '../../keystore/file-store.ts';
 import type { TrustPinning } from '../../tuf/root-trust.ts';
-import { checkTlsClientPair, ConfigError, loadClientConfig, type ClientConfig } from '../config.ts';
+import { checkTlsClientPair, ConfigError, loadClientConfig, type ClientConfig, type RemoteServerConfig } from '../config.ts';
 import { cliPassphraseRetriever, sharedLineReader } from '../passphrase.ts';
 
 export interface GlobalFlags {
@@ -118,6 +118,26 @@ function askCredentials(host: string): Promise<{ username: string; password: str
   })();
 }
 
+/** HTTPS to a trust server for `gun`, with notary's credential sources (NOTARY_AUTH, docker's config, a prompt). */
+export function serverTransport(gun: string, rs: RemoteServerConfig, log: Logger): HttpTransport {
+  checkTlsClientPair(rs);
+  const auth = new TokenAuthenticator({
+    gun,
+    credentials: [notaryAuthSource(process.env['NOTARY_AUTH'], log), dockerConfigSource(dockerConfigFile(), log), promptSource(askCredentials)],
+  });
+  return new HttpTransport({
+    baseUrl: rs.url as string,
+    authenticator: auth,
+    userAgent: 'vouch (notary-compatible)',
+    tls: {
+      ...(rs.rootCa !== undefined ? { ca: readText(rs.rootCa, 'root CA file') } : {}),
+      ...(rs.tlsClientCert !== undefined ? { cert: readText(rs.tlsClientCert, 'TLS client certificate') } : {}),
+      ...(rs.tlsClientKey !== undefined ? { key: readText(rs.tlsClientKey, 'TLS client key') } : {}),
+      insecureSkipVerify: rs.skipTlsVerify,
+    },
+  });
+}
+
 /** Loads the config and opens the repository `gun` the way notary's commands do. */
 export function openRepository(cmd: CommandUnknownOpts, gun: string, opts: OpenOptions): RepoHandle {
   const flags = flagsOf(cmd);
@@ -129,26 +149,7 @@ export function openRepository(cmd: CommandUnknownOpts, gun: string, opts: OpenO
   log.debug(`Using the following trust directory: ${config.trustDir}`);
   const store = KeyFileStore.open(config.trustDir, { retriever: cliPassphraseRetriever({ mode: 'notary' }) });
   for (const m of store.migration.migrated) log.info(`migrated legacy key file ${m.from} to ${store.keyPath(m.keyId)}`);
-  let transport: HttpTransport | undefined;
-  if (opts.online && config.remoteServer.url !== undefined) {
-    checkTlsClientPair(config.remoteServer);
-    const rs = config.remoteServer;
-    const auth = new TokenAuthenticator({
-      gun,
-      credentials: [notaryAuthSource(process.env['NOTARY_AUTH'], log), dockerConfigSource(dockerConfigFile(), log), promptSource(askCredentials)],
-    });
-    transport = new HttpTransport({
-      baseUrl: rs.url as string,
-      authenticator: auth,
-      userAgent: 'vouch (notary-compatible)',
-      tls: {
-        ...(rs.rootCa !== undefined ? { ca: readText(rs.rootCa, 'root CA file') } : {}),
-        ...(rs.tlsClientCert !== undefined ? { cert: readText(rs.tlsClientCert, 'TLS client certificate') } : {}),
-        ...(rs.tlsClientKey !== undefined ? { key: readText(rs.tlsClientKey, 'TLS client key') } : {}),
-        insecureSkipVerify: rs.skipTlsVerify,
-      },
-    });
-  }
+  const transport = opts.online && config.remoteServer.url !== undefined ? serverTransport(gun, config.remoteServer, log) : undefined;
   const pinning = pinningOf(config);
   const repo = new Repository({
     gun, trustDir: config.trustDir, log,

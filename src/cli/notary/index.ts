@@ -2,7 +2,8 @@
  * The notary-compatible repository commands of `vouch` (features B, C, E, J): init, add, addhash,
  * remove, publish, status, reset, list, lookup, verify, witness, delete, `key rotate` and
  * `delegation add|list|remove|purge`, with notary's global flags accepted before or after the
- * subcommand; plus Vouch's `cosign` (m-of-n signatures collected across publishers).
+ * subcommand; plus Vouch's `cosign` (m-of-n signatures collected across publishers) and `migrate`
+ * (a collection moved to another trust server).
  *
  * Wiring (src/cli/main.ts): call `registerKeyCommands(program)` first, then
  * `registerRepositoryCommands(program)`; the latter adds `rotate` to the existing `key` command.
@@ -11,6 +12,7 @@ import type { CommandUnknownOpts } from '@commander-js/extra-typings';
 import { withGlobalFlags } from './context.ts';
 import { cosignCommand } from './cosign.ts';
 import { delegationCommand } from './delegation.ts';
+import { migrateCommand } from './migrate.ts';
 import { registerKeyRotate } from './rotate.ts';
 import { targetCommands } from './targets.ts';
 
@@ -22,5 +24,6 @@ export function registerRepositoryCommands(program: CommandUnknownOpts): void {
   for (const c of targetCommands()) program.addCommand(c);
   program.addCommand(delegationCommand());
   program.addCommand(cosignCommand());
+  program.addCommand(migrateCommand());
   registerKeyRotate(program);
 }

@@ -1,0 +1,104 @@
+/**
+ * `vouch migrate`: a collection the real notary 0.7 client made on the Debian notary-server, the
+ * way docker makes them (snapshot key held by the server, a `targets/releases` delegation, a
+ * rotated root), moves to `vouch server`; the real notary client then reads it there — a fresh one
+ * and one that trusted the old server's root — and publishes to it. Refusals, and the copy in the
+ * local cache once the old server is gone.
+ */
+import { before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { cpSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { notaryHarnessForFile } from '../helpers/notary-harness.ts';
+import { parseNotaryList, runNotary, type NotaryCliOptions } from '../helpers/notary-cli.ts';
+import { buildNotaryCollection, type NotaryCollection } from '../helpers/scenarios.ts';
+import { startVouchHarness, type VouchHarness } from '../server/harness.ts';
+import { runVouch } from './cli-run.ts';
+
+let destination: VouchHarness | undefined;
+const peers = notaryHarnessForFile(async () => {
+  await destination?.stop();
+});
+const { skip } = peers;
+
+before(async () => {
+  if (skip === undefined) destination = await startVouchHarness();
+});
+
+function dest(): VouchHarness {
+  assert.ok(destination, 'the destination server is not running');
+  return destination;
+}
+
+/** The notary client against the destination, with `trustDir` (a fresh one unless given). */
+async function notaryOnDestination(args: readonly string[], trustDir?: string, extra: Partial<NotaryCliOptions> = {}) {
+  const d = dest();
+  return runNotary(args, { trustDir: trustDir ?? join(d.newDir('reader'), 'trust'), serverUrl: d.url, caFile: d.caFile, expectCode: 0, ...extra });
+}
+
+const rowsOf = (stdout: string) => parseNotaryList(stdout).map((r) => [r.name, r.sha256, r.size, r.role]);
+
+test('a docker-style collection moves from notary-server to vouch server; notary reads and publishes there', { skip }, async () => {
+  const gun = 'docker.io/vouch/migrate';
+  const c: NotaryCollection = await buildNotaryCollection(peers.harness, { gun });
+  // A consumer that has trusted the collection on the old server.
+  const consumer = join(peers.harness.newDir('consumer'), 'trust');
+  await runNotary(['list', gun], { trustDir: consumer, serverUrl: peers.harness.url, caFile: peers.harness.caFile, expectCode: 0 });
+
+  const m = await runVouch(['migrate', gun, '--to', dest().url, '--to-tlscacert', dest().caFile, '-D'], {
+    trustDir: c.trustDir, serverUrl: peers.harness.url, caFile: peers.harness.caFile, expectCode: 0,
+  });
+  assert.equal(m.stdout, [
+    `Migrating ${gun} from ${peers.harness.url} to ${dest().url}`,
+    `Successfully migrated ${gun}: targets, targets/releases, root now on ${dest().url}`,
+    `Point clients at the new server: vouch -s ${dest().url} …, notary -s ${dest().url} …, DOCKER_CONTENT_TRUST_SERVER=${dest().url}`,
+    '',
+  ].join('\n'));
+  assert.match(m.stderr, /level=info msg="the local root of docker\.io\/vouch\/migrate names a timestamp key the server does not hold; rotating it/);
+  assert.match(m.stderr, /level=info msg="the snapshot key of docker\.io\/vouch\/migrate is held by another server, not by this one or locally; rotating it/);
+
+  const listed = rowsOf(c.listing);
+  assert.deepEqual(listed.map((r) => r[0]), ['v1', 'v2']);
+  assert.deepEqual(rowsOf((await notaryOnDestination(['list', gun])).stdout), listed);
+  // The consumer's cached root is the old server's; the new root is signed by the same root key.
+  assert.deepEqual(rowsOf((await notaryOnDestination(['list', gun], consumer)).stdout), listed);
+
+  // The owner keeps publishing with the real notary client, now to the destination.
+  const work = peers.harness.newDir('after-migration');
+  writeFileSync(join(work, 'v3'), 'published after the move\n');
+  await notaryOnDestination(['add', gun, 'v3', join(work, 'v3'), '-p'], c.trustDir);
+  assert.deepEqual(rowsOf((await notaryOnDestination(['list', gun])).stdout).map((r) => r[0]), ['v1', 'v2', 'v3']);
+
+  // Migrating again never overwrites what the destination has.
+  const again = await runVouch(['migrate', gun, '--to', dest().url, '--to-tlscacert', dest().caFile], {
+    trustDir: c.trustDir, serverUrl: peers.harness.url, caFile: peers.harness.caFile, expectCode: 1,
+  });
+  assert.equal(again.stderr, `* fatal: ${new URL(dest().url).host} already has trust data for ${gun}; nothing was migrated\n`);
+  assert.deepEqual(rowsOf((await notaryOnDestination(['list', gun])).stdout).map((r) => r[0]), ['v1', 'v2', 'v3']);
+});
+
+test('once the old server is gone, the copy in the local cache is migrated', { skip }, async () => {
+  const gun = 'docker.io/vouch/migrate-offline';
+  const c = await buildNotaryCollection(peers.harness, { gun });
+  const copy = join(peers.harness.newDir('offline-owner'), 'trust');
+  cpSync(c.trustDir, copy, { recursive: true });
+  // Nothing listens on port 1: the old server "is gone".
+  const m = await runVouch(['migrate', gun, '--to', dest().url, '--to-tlscacert', dest().caFile], {
+    trustDir: copy, serverUrl: 'https://127.0.0.1:1', caFile: peers.harness.caFile, expectCode: 0,
+  });
+  // The cached timestamp has not expired yet, so the update itself falls back to the cache.
+  assert.match(m.stderr, /level=warning msg="could not reach 127\.0\.0\.1:1: migrating the copy of docker\.io\/vouch\/migrate-offline in the local cache"/);
+  assert.deepEqual(rowsOf((await notaryOnDestination(['list', gun])).stdout), rowsOf(c.listing));
+});
+
+test('without the old server and without a local copy, nothing is migrated', { skip }, async () => {
+  const gun = 'docker.io/vouch/migrate-nothing';
+  const empty = join(peers.harness.newDir('nothing'), 'trust');
+  const m = await runVouch(['migrate', gun, '--to', dest().url, '--to-tlscacert', dest().caFile], {
+    trustDir: empty, serverUrl: 'https://127.0.0.1:1', caFile: peers.harness.caFile, expectCode: 1,
+  });
+  assert.equal(m.stderr, '* fatal: could not reach https://127.0.0.1:1: connection refused (ECONNREFUSED)\n');
+  const probe = await notaryOnDestination(['list', gun], undefined, { expectCode: 1 });
+  assert.match(probe.stdout + probe.stderr, /does not have trust data for docker\.io\/vouch\/migrate-nothing/);
+});
+
