@@ -1,0 +1,77 @@
+/**
+ * The Docker Content Trust user leaving a notary-server (as everyone on notary.docker.io must): a
+ * tag signed on the Debian notary-server + notary-signer, with the snapshot key held by the server
+ * as docker sets it up, moves to `vouch server` with `vouch migrate`. The real docker CLI then
+ * inspects it there — from a fresh config and from one that had trusted the old server — and keeps
+ * working on it: it adds a signer and re-signs the tag.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { pushImage, type PushedManifest } from '../registry/registry.ts';
+import { runVouch as runVouchNotary } from '../client/cli-run.ts';
+import { startVouchHarness, type VouchHarness } from '../server/harness.ts';
+import { hexOf, parseInspect, startTrustWorld, trustPeersUnavailableReason, type TrustWorld } from './helpers.ts';
+import { dockerEnv, REPOSITORY_PASSPHRASE, ROOT_PASSPHRASE, runDocker, runVouch, trustCa } from './run.ts';
+
+const skip = trustPeersUnavailableReason();
+let world: TrustWorld;
+let destination: VouchHarness;
+let admin: string;
+let image: string;
+let pushed: PushedManifest;
+
+before(async () => {
+  if (skip !== undefined) return;
+  world = await startTrustWorld();
+  destination = await startVouchHarness();
+  admin = world.configDir('admin');
+  image = `${world.registry.host}/team/moving:v1`;
+  pushed = await pushImage(world.registry, 'team/moving', 'v1');
+});
+after(async () => {
+  await destination?.stop();
+  await world?.stop();
+});
+
+const repo = (): string => `${world.registry.host}/team/moving`;
+
+/** docker's environment with the destination as trust server (its CA trusted in `configDir`). */
+function onDestination(configDir: string): Record<string, string> {
+  trustCa(configDir, new URL(destination.url).host, destination.caFile);
+  return dockerEnv({ configDir, trustServer: destination.url });
+}
+
+test('a docker-signed repository moves to vouch server; docker inspects, adds a signer and re-signs there', { skip }, async () => {
+  await runVouch(['sign', '--signer', 'alice', image], { env: world.env(admin), expectCode: 0 });
+  const reader = world.configDir('reader');
+  const before = await runDocker(['inspect', repo()], { env: world.env(reader), expectCode: 0 });
+  const signed = parseInspect(before.stdout)[0];
+  assert.deepEqual(signed?.SignedTags, [{ SignedTag: 'v1', Digest: hexOf(pushed.digest), Signers: ['alice'] }]);
+
+  const m = await runVouchNotary(['migrate', repo(), '--to', destination.url, '--to-tlscacert', destination.caFile], {
+    trustDir: join(admin, 'trust'), serverUrl: world.harness.url, caFile: world.harness.caFile,
+    passphrases: { root: ROOT_PASSPHRASE, targets: REPOSITORY_PASSPHRASE, snapshot: REPOSITORY_PASSPHRASE, delegation: REPOSITORY_PASSPHRASE },
+    expectCode: 0,
+  });
+  assert.match(m.stdout, new RegExp(`^Successfully migrated ${repo().replace(/[.]/g, '\\.')}: targets, targets/alice, targets/releases, root now on `, 'm'));
+
+  // The same inspect output from the new server: for a fresh docker and for the one that cached the old root.
+  const fresh = await runDocker(['inspect', repo()], { env: onDestination(world.configDir('fresh')), expectCode: 0 });
+  assert.equal(fresh.stdout, before.stdout);
+  const cached = await runDocker(['inspect', repo()], { env: onDestination(reader), expectCode: 0 });
+  assert.equal(cached.stdout, before.stdout);
+
+  // docker keeps managing the repository on the new server.
+  const bobCfg = world.configDir('bob');
+  const keyDir = join(bobCfg, 'keys');
+  mkdirSync(keyDir);
+  await runDocker(['key', 'generate', 'bob', '--dir', keyDir], { env: dockerEnv({ configDir: bobCfg }), expectCode: 0 });
+  await runDocker(['signer', 'add', '--key', join(keyDir, 'bob.pub'), 'bob', repo()], { env: onDestination(admin), expectCode: 0 });
+  const sign = await runDocker(['sign', image], { env: onDestination(bobCfg), expectCode: 0 });
+  assert.match(sign.stdout, /Successfully signed /);
+  const after = parseInspect((await runDocker(['inspect', repo()], { env: onDestination(world.configDir('fresh-2')), expectCode: 0 })).stdout)[0];
+  assert.deepEqual(after?.Signers.map((s) => s.Name).sort(), ['alice', 'bob']);
+  assert.deepEqual(after?.SignedTags.map((t) => [t.SignedTag, t.Digest, [...t.Signers].sort()]), [['v1', hexOf(pushed.digest), ['alice', 'bob']]]);
+});
