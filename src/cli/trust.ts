@@ -1,7 +1,8 @@
 /**
  * `vouch trust …`: docker's `docker trust` commands without a Docker engine (features group K):
  * `inspect [--pretty]`, `sign`, `revoke`, `signer add|remove`, `key generate|load`, plus
- * `resolve`, which prints the signed `name@sha256:…` a trusted pull would have used.
+ * `resolve`, which prints the signed `name@sha256:…` a trusted pull would have used, and
+ * `migrate`, which moves a repository's trust data to another server.
  *
  * Contract: docker 28's arguments, output (stdout), prompts (`[y/N]` on stdout, answered `y`),
  * error texts (stderr, exit 1) and environment: `$DOCKER_CONFIG` (else `~/.docker`) for the trust
@@ -14,6 +15,7 @@
 import { Command, type CommandUnknownOpts } from '@commander-js/extra-typings';
 import type { Logger } from '../client/log.ts';
 import { inspectJson, inspectPretty, lookupTrustInfo, trustRepo, type TrustRepo } from '../client/docker/inspect.ts';
+import { migrateImageTrust } from '../client/docker/migrate.ts';
 import { parseImageReference } from '../client/docker/reference.ts';
 import { resolveTrustedReference } from '../client/docker/resolve.ts';
 import { RevokeCancelled, revokeTrust } from '../client/docker/revoke.ts';
@@ -190,6 +192,21 @@ function resolveCommand(): CommandUnknownOpts {
     }));
 }
 
+function migrateCommand(): CommandUnknownOpts {
+  return new Command('migrate')
+    .description('Move the trust data of a repository to another trust server, e.g. off notary.docker.io (needs the root key; the CA of the new server goes in <docker config>/tls/<host:port>/ca.crt)')
+    .argument('<REPOSITORY>')
+    .requiredOption('--to <url>', 'The trust server to move the trust data to')
+    .action(action(async (repository: string, opts: { to: string }, cmd: CommandUnknownOpts) => {
+      const ref = parseImageReference(repository);
+      const m = await migrateImageTrust(dockerContext(cmd), ref, opts.to);
+      process.stdout.write(`Successfully migrated trust data for ${ref.name} from ${m.from} to ${m.to}
+`);
+      process.stdout.write(`Point docker at it: export DOCKER_CONTENT_TRUST_SERVER=${m.to}
+`);
+    }));
+}
+
 /** Adds `trust` with its subcommands to `program`; returns the `trust` command. */
 export function registerTrustCommands(program: CommandUnknownOpts): CommandUnknownOpts {
   const trust = new Command('trust')
@@ -198,6 +215,7 @@ export function registerTrustCommands(program: CommandUnknownOpts): CommandUnkno
   trust.addCommand(inspectCommand());
   trust.addCommand(signCommand());
   trust.addCommand(revokeCommand());
+  trust.addCommand(migrateCommand());
   trust.addCommand(signerCommand());
   trust.addCommand(resolveCommand());
   registerTrustKeyCommands(trust);

@@ -1,7 +1,7 @@
 /**
  * The Docker Content Trust user leaving a notary-server (as everyone on notary.docker.io must): a
  * tag signed on the Debian notary-server + notary-signer, with the snapshot key held by the server
- * as docker sets it up, moves to `vouch server` with `vouch migrate`. The real docker CLI then
+ * as docker sets it up, moves to `vouch server` with `vouch trust migrate`. The real docker CLI then
  * inspects it there — from a fresh config and from one that had trusted the old server — and keeps
  * working on it: it adds a signer and re-signs the tag.
  */
@@ -10,10 +10,9 @@ import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { pushImage, type PushedManifest } from '../registry/registry.ts';
-import { runVouch as runVouchNotary } from '../client/cli-run.ts';
 import { startVouchHarness, type VouchHarness } from '../server/harness.ts';
 import { hexOf, parseInspect, startTrustWorld, trustPeersUnavailableReason, type TrustWorld } from './helpers.ts';
-import { dockerEnv, REPOSITORY_PASSPHRASE, ROOT_PASSPHRASE, runDocker, runVouch, trustCa } from './run.ts';
+import { dockerEnv, runDocker, runVouch, trustCa } from './run.ts';
 
 const skip = trustPeersUnavailableReason();
 let world: TrustWorld;
@@ -50,12 +49,13 @@ test('a docker-signed repository moves to vouch server; docker inspects, adds a 
   const signed = parseInspect(before.stdout)[0];
   assert.deepEqual(signed?.SignedTags, [{ SignedTag: 'v1', Digest: hexOf(pushed.digest), Signers: ['alice'] }]);
 
-  const m = await runVouchNotary(['migrate', repo(), '--to', destination.url, '--to-tlscacert', destination.caFile], {
-    trustDir: join(admin, 'trust'), serverUrl: world.harness.url, caFile: world.harness.caFile,
-    passphrases: { root: ROOT_PASSPHRASE, targets: REPOSITORY_PASSPHRASE, snapshot: REPOSITORY_PASSPHRASE, delegation: REPOSITORY_PASSPHRASE },
-    expectCode: 0,
-  });
-  assert.match(m.stdout, new RegExp(`^Successfully migrated ${repo().replace(/[.]/g, '\\.')}: targets, targets/alice, targets/releases, root now on `, 'm'));
+  // The new server's CA where docker keeps it; DOCKER_CONTENT_TRUST_SERVER still names the old one.
+  trustCa(admin, new URL(destination.url).host, destination.caFile);
+  const m = await runVouch(['migrate', repo(), '--to', destination.url], { env: world.env(admin), expectCode: 0 });
+  assert.equal(m.stdout, `Successfully migrated trust data for ${repo()} from ${world.harness.url} to ${destination.url}\nPoint docker at it: export DOCKER_CONTENT_TRUST_SERVER=${destination.url}\n`);
+  const again = await runVouch(['migrate', repo(), '--to', destination.url], { env: world.env(admin) });
+  assert.equal(again.code, 1);
+  assert.equal(again.stderr, `${new URL(destination.url).host} already has trust data for ${repo()}; nothing was migrated\n`);
 
   // The same inspect output from the new server: for a fresh docker and for the one that cached the old root.
   const fresh = await runDocker(['inspect', repo()], { env: onDestination(world.configDir('fresh')), expectCode: 0 });
