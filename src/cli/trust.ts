@@ -200,10 +200,8 @@ function migrateCommand(): CommandUnknownOpts {
     .action(action(async (repository: string, opts: { to: string }, cmd: CommandUnknownOpts) => {
       const ref = parseImageReference(repository);
       const m = await migrateImageTrust(dockerContext(cmd), ref, opts.to);
-      process.stdout.write(`Successfully migrated trust data for ${ref.name} from ${m.from} to ${m.to}
-`);
-      process.stdout.write(`Point docker at it: export DOCKER_CONTENT_TRUST_SERVER=${m.to}
-`);
+      process.stdout.write(`Successfully migrated trust data for ${ref.name} from ${m.from} to ${m.to}\n`);
+      process.stdout.write(`Point docker at it: export DOCKER_CONTENT_TRUST_SERVER=${m.to}\n`);
     }));
 }
 

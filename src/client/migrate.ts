@@ -27,10 +27,7 @@ import { loadLocal, update, type RepoContext } from './context.ts';
 import { publish, type PublishResult } from './publish.ts';
 import type { RemoteStore } from './remote.ts';
 
-export interface MigrateResult extends PublishResult {
-  /** The targets files (targets and delegations) the collection had on the old server. */
-  readonly targetsRoles: readonly string[];
-}
+export type MigrateResult = PublishResult;
 
 const UNREACHABLE = new Set(['NETWORK', 'TLS', 'SERVER_UNAVAILABLE']);
 
@@ -77,17 +74,15 @@ export async function migrate(ctx: RepoContext, destination: RemoteStore): Promi
     if (!(e instanceof ClientError && e.code === 'METADATA_NOT_FOUND')) throw e;
   }
   const source = await sourceCollection(ctx, ctx.remote.location);
-  const targetsRoles = [...source.targets.keys()];
   // Clients that read the collection on the old server cached its snapshot and timestamp, and
   // refuse lower versions as a rollback: the destination's first ones must continue above them.
   const previousVersions = {
     ...(source.snapshot !== undefined ? { snapshot: source.snapshot.signed.version } : {}),
     ...(await timestampVersion(ctx, source)),
   };
-  const result = await publish({ ...ctx, remote: destination }, {
+  return publish({ ...ctx, remote: destination }, {
     useChangelist: false,
     previousVersions,
     initialize: () => Promise.reject(new ClientError('NOT_INITIALIZED', `the trust data of ${ctx.gun} could not be loaded from the local cache after the update`)),
   });
-  return { ...result, targetsRoles };
 }
