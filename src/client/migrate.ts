@@ -43,6 +43,8 @@ async function sourceCollection(ctx: RepoContext, location: string): Promise<Tru
     if (u.usedCachedTimestamp) ctx.log.warn(`could not reach ${location}: migrating the copy of ${ctx.gun} in the local cache`);
     return u.collection;
   } catch (e) {
+    // A server that is gone fails the update with the network error, also once the cached
+    // timestamp has expired (then the update cannot fall back to it by itself).
     if (!(e instanceof ClientError && UNREACHABLE.has(e.code))) throw e;
     const local = await loadLocal(ctx);
     if (local === undefined) throw e;

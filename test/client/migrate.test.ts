@@ -7,13 +7,17 @@
  */
 import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { cpSync, writeFileSync } from 'node:fs';
+import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { notaryHarnessForFile } from '../helpers/notary-harness.ts';
 import { parseNotaryList, runNotary, type NotaryCliOptions } from '../helpers/notary-cli.ts';
 import { buildNotaryCollection, type NotaryCollection } from '../helpers/scenarios.ts';
 import { startVouchHarness, type VouchHarness } from '../server/harness.ts';
+import { hasCode } from '../../src/errors.ts';
+import { RemoteStore } from '../../src/client/remote.ts';
+import { HttpTransport } from '../../src/client/transport.ts';
 import { runVouch } from './cli-run.ts';
+import { vouchClient } from './helpers.ts';
 
 let destination: VouchHarness | undefined;
 const peers = notaryHarnessForFile(async () => {
@@ -88,6 +92,29 @@ test('once the old server is gone, the copy in the local cache is migrated', { s
   });
   // The cached timestamp has not expired yet, so the update itself falls back to the cache.
   assert.match(m.stderr, /level=warning msg="could not reach 127\.0\.0\.1:1: migrating the copy of docker\.io\/vouch\/migrate-offline in the local cache"/);
+  assert.deepEqual(rowsOf((await notaryOnDestination(['list', gun])).stdout), rowsOf(c.listing));
+});
+
+test('weeks after the old server is gone (cached timestamp expired), the cache is still migrated', { skip }, async () => {
+  const gun = 'docker.io/vouch/migrate-expired';
+  const c = await buildNotaryCollection(peers.harness, { gun });
+  const copy = join(peers.harness.newDir('expired-owner'), 'trust');
+  cpSync(c.trustDir, copy, { recursive: true });
+  // notary's timestamps last 14 days; 30 days on, the cached one has expired.
+  const later = () => new Date(Date.now() + 30 * 24 * 3600 * 1000);
+  const owner = vouchClient({ url: 'https://127.0.0.1:1', caFile: peers.harness.caFile, gun, trustDir: copy, now: later });
+  const target = new HttpTransport({ baseUrl: dest().url, tls: { ca: readFileSync(dest().caFile, 'utf8') } });
+  try {
+    // A read fails: the server is gone and the cached timestamp cannot stand in for it.
+    await assert.rejects(owner.repo.listTargets(), (e) => hasCode(e, 'NETWORK'));
+    const r = await owner.repo.migrateTo(new RemoteStore(target, gun));
+    assert.deepEqual([...r.uploaded].sort(), ['root', 'targets', 'targets/releases']);
+    const warned = owner.log.lines.filter((l) => l.level === 'warn').map((l) => l.message);
+    assert.ok(warned.some((m) => /^could not reach 127\.0\.0\.1:1 \(could not reach https:\/\/127\.0\.0\.1:1: connection refused \(ECONNREFUSED\)\): migrating the copy of docker\.io\/vouch\/migrate-expired in the local cache; its signatures are checked, its expiry is not$/.test(m)), warned.join('\n'));
+  } finally {
+    await owner.close();
+    await target.close();
+  }
   assert.deepEqual(rowsOf((await notaryOnDestination(['list', gun])).stdout), rowsOf(c.listing));
 });
 
