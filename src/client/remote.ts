@@ -69,7 +69,7 @@ export function rejectionError(res: HttpResponse): ServerRejectedError {
   const name = typeof detail?.Name === 'string' ? detail.Name : undefined;
   const msg = typeof detail?.Error?.Msg === 'string' ? detail.Error.Msg : undefined;
   const info = { status: res.status, code, message, ...(name !== undefined ? { detailName: name } : {}) };
-  if (name !== undefined && msg !== undefined && DETAIL_PREFIX[name] !== undefined) {
+  if (name !== undefined && msg !== undefined && Object.hasOwn(DETAIL_PREFIX, name)) {
     return new ServerRejectedError(`${DETAIL_PREFIX[name]}${msg}`, info);
   }
   // notary prints a bare `trust server rejected operation.`; the server's own message is more useful.

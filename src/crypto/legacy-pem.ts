@@ -62,7 +62,7 @@ function decryptRfc1423(block: PemBlock, passphrase: string): Uint8Array {
   const dek = block.headers['DEK-Info'] ?? '';
   const comma = dek.indexOf(',');
   const name = comma < 0 ? dek : dek.slice(0, comma);
-  const cipher = DEK_CIPHERS[name];
+  const cipher = Object.hasOwn(DEK_CIPHERS, name) ? DEK_CIPHERS[name] : undefined;
   if (cipher === undefined) {
     throw new PrivateKeyError('UNSUPPORTED_KEY_FORMAT', `unsupported PEM cipher "${name}"; supported: ${Object.keys(DEK_CIPHERS).join(', ')}`);
   }

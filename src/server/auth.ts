@@ -137,7 +137,8 @@ export class TokenAuth {
     const [h, c, s] = segments as [string, string, string];
     const header = decodeJson(h);
     const claims = decodeJson(c);
-    const alg = ALGORITHMS[String(header['alg'])];
+    const algName = String(header['alg']);
+    const alg = Object.hasOwn(ALGORITHMS, algName) ? ALGORITHMS[algName] : undefined;
     if (alg === undefined) throw new TokenInvalid('unsupported alg');
     this.checkClaims(claims, now);
     const key = this.signingKey(header, now);

@@ -234,7 +234,7 @@ export function parseServerConfig(text: string, configPath: string, env: Readonl
   if (!isJsonObject(doc)) throw new ServerConfigError(`configuration ${configPath} must be a JSON object`);
   const r = new Reader(doc, env, dirname(resolve(configPath)));
   const levelName = r.string('logging.level').toLowerCase();
-  const logLevel = levelName === '' ? 'error' : LOG_LEVELS[levelName];
+  const logLevel = levelName === '' ? 'error' : Object.hasOwn(LOG_LEVELS, levelName) ? LOG_LEVELS[levelName] : undefined;
   if (logLevel === undefined) throw new ServerConfigError(`not a valid logrus Level: "${levelName}"`);
   const tls = tlsSection(r);
   const authSection = auth(r);

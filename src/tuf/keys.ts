@@ -155,7 +155,8 @@ const METHOD_KEY_TYPES: Readonly<Record<string, readonly string[]>> = {
 /** Verifies `sig` over `message` (the canonical bytes of `signed`) with a trusted key. */
 export function verifySignature(key: PublicKey, method: string, sig: Uint8Array, message: Uint8Array): boolean {
   const m = method.toLowerCase();
-  const allowed = METHOD_KEY_TYPES[m];
+  // Own entries only: a method named `__proto__` or `constructor` is just unsupported.
+  const allowed = Object.hasOwn(METHOD_KEY_TYPES, m) ? METHOD_KEY_TYPES[m] : undefined;
   if (allowed === undefined) throw new VerificationError('UNSUPPORTED_METHOD', `signing method is not supported: ${m}`);
   if (!allowed.includes(key.keyType)) throw new VerificationError('KEY_TYPE_MISMATCH', 'key type is not valid for signature');
   const k = m === 'pycrypto-pkcs#1 pss' ? pyCryptoKey(key) : keyMaterial(key);

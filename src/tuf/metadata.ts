@@ -217,7 +217,7 @@ export function parseFileMeta(v: unknown, role: string, parent: string, name: st
 export function checkHashStructure(hashes: ReadonlyMap<string, Uint8Array>): string | undefined {
   let known = 0;
   for (const [alg, digest] of hashes) {
-    const size = HASH_SIZES[alg];
+    const size = Object.hasOwn(HASH_SIZES, alg) ? HASH_SIZES[alg] : undefined;
     if (size === undefined) continue;
     if (digest.length !== size) return `${alg} checksum invalid`;
     known++;

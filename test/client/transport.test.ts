@@ -15,7 +15,7 @@ import type { TLSSocket } from 'node:tls';
 import { parseChallenge, TokenAuthenticator } from '../../src/client/auth.ts';
 import { dockerConfigSource, notaryAuthSource } from '../../src/client/credentials.ts';
 import { recordingLogger } from '../../src/client/log.ts';
-import { RemoteStore } from '../../src/client/remote.ts';
+import { rejectionError, RemoteStore } from '../../src/client/remote.ts';
 import { HttpTransport } from '../../src/client/transport.ts';
 import { generateTestPki, type TestPki } from '../helpers/tls.ts';
 import { startFakeServer, type FakeServer } from './fake-server.ts';
@@ -103,6 +103,14 @@ test('notary status mapping and size caps', async () => {
     code: 'SERVER_REJECTED', message: 'The root metadata is invalid: Root modifications must increment the version. Current 2, new 1',
   });
   await t.close();
+});
+
+test('a detail Name that is an Object.prototype member is not a known validation error', () => {
+  const res = (name: string) => ({ status: 400, headers: {}, body: Buffer.from(`{"errors":[{"code":"INVALID_UPDATE","message":"Update sent by the client is invalid.","detail":{"Name":"${name}","Error":{"Msg":"m"}}}]}`) });
+  for (const name of ['__proto__', 'constructor', 'toString']) {
+    assert.equal(rejectionError(res(name)).message, 'trust server rejected operation: Update sent by the client is invalid. (INVALID_UPDATE)');
+  }
+  assert.equal(rejectionError(res('ErrBadRoot')).message, 'The root metadata is invalid: m');
 });
 
 test('WWW-Authenticate challenges parse like docker/distribution\'s', () => {

@@ -303,6 +303,8 @@ describe('reading what other tools write', () => {
     const base = { type: 'EC PRIVATE KEY', bytes: new Uint8Array(16) };
     throwsCode(() => readPrivateKeyPem({ ...base, headers: { 'Proc-Type': '4,ENCRYPTED', 'DEK-Info': 'DES-CBC,0011223344556677' } }, 'pw'),
       'UNSUPPORTED_KEY_FORMAT', 'unsupported PEM cipher "DES-CBC"; supported: AES-128-CBC, AES-192-CBC, AES-256-CBC, DES-EDE3-CBC');
+    throwsCode(() => readPrivateKeyPem({ ...base, headers: { 'Proc-Type': '4,ENCRYPTED', 'DEK-Info': '__proto__,0011223344556677' } }, 'pw'),
+      'UNSUPPORTED_KEY_FORMAT', 'unsupported PEM cipher "__proto__"; supported: AES-128-CBC, AES-192-CBC, AES-256-CBC, DES-EDE3-CBC');
     throwsCode(() => readPrivateKeyPem({ ...base, headers: { 'Proc-Type': '4,MIC-ONLY', 'DEK-Info': 'AES-256-CBC,00' } }, 'pw'),
       'UNSUPPORTED_KEY_FORMAT', 'unsupported PEM Proc-Type "4,MIC-ONLY"');
     throwsCode(() => readPrivateKeyPem({ ...base, headers: { 'Proc-Type': '4,ENCRYPTED', 'DEK-Info': 'AES-256-CBC,0011' } }, 'pw'),

@@ -78,6 +78,8 @@ void describe('token auth', () => {
       'unknown signing key': issuer.token({ access }, undefined, stranger),
       'alg none': issuer.token({ access }, { typ: 'JWT', alg: 'none', x5c: [issuer.leafDer.toString('base64')] }),
       'HMAC alg': issuer.token({ access }, { typ: 'JWT', alg: 'HS256', x5c: [issuer.leafDer.toString('base64')] }),
+      'alg __proto__': issuer.token({ access }, { typ: 'JWT', alg: '__proto__', x5c: [issuer.leafDer.toString('base64')] }),
+      'alg constructor': issuer.token({ access }, { typ: 'JWT', alg: 'constructor', x5c: [issuer.leafDer.toString('base64')] }),
       'expired (beyond 60 s leeway)': issuer.token({ access, exp: now - 120 }),
       'not yet valid': issuer.token({ access, nbf: now + 120 }),
       'wrong audience': issuer.token({ access, aud: 'other' }),

@@ -82,6 +82,7 @@ void describe('notary-server configuration', () => {
     refuses(with_('server.tls_key_file', undefined), /^Partial TLS configuration found/);
     refuses(with_('auth.options', { realm: 'r' }), 'token auth requires a valid option string: "service"');
     refuses(with_('logging.level', 'loud'), 'not a valid logrus Level: "loud"');
+    refuses(with_('logging.level', 'constructor'), 'not a valid logrus Level: "constructor"');
     assert.throws(() => parseServerConfig('{ nope', '/x.json', {}), /could not read configuration \/x\.json/);
   });
 

@@ -153,6 +153,10 @@ describe('verifySignature dispatch (vector 20)', () => {
     const unknown = makePublicKey('gpg', bytes('whatever'));
     throwsVerification(() => verifySignature(unknown, 'ecdsa', rawSig, msg), 'KEY_TYPE_MISMATCH', mismatch);
     throwsVerification(() => verifySignature(ecKey, 'Foo', rawSig, msg), 'UNSUPPORTED_METHOD', 'signing method is not supported: foo');
+    // Names of Object.prototype members are methods like any other (a mutation test found `__proto__`).
+    for (const m of ['__proto__', 'constructor', 'toString', 'hasOwnProperty']) {
+      throwsVerification(() => verifySignature(ecKey, m, rawSig, msg), 'UNSUPPORTED_METHOD', `signing method is not supported: ${m.toLowerCase()}`);
+    }
   });
 
   it('RSA keys below 2048 bits are refused with notary’s message', () => {

@@ -10,7 +10,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import fc from 'fast-check';
 import { canonicalBytes, encodeEnvelope, type JsonObject, type JsonValue } from '../../src/tuf/canonical.ts';
 import { publicKeyFromPrivate, publicKeyJson, makePublicKey } from '../../src/tuf/keys.ts';
-import { isTargets, parseMetadata } from '../../src/tuf/metadata.ts';
+import { checkHashStructure, isTargets, parseMetadata } from '../../src/tuf/metadata.ts';
 import { serializeSigned } from '../../src/tuf/serialize.ts';
 
 const FIXTURES = new URL('../../../shared/fixtures/notary-compat/', import.meta.url);
@@ -142,3 +142,12 @@ for (const [role, arb] of cases) {
     );
   });
 }
+
+test('hash algorithms named like Object.prototype members are unknown algorithms, not size mismatches', () => {
+  const sha256 = new Uint8Array(32);
+  for (const alg of ['__proto__', 'constructor', 'toString']) {
+    assert.equal(checkHashStructure(new Map([[alg, new Uint8Array(3)], ['sha256', sha256]])), undefined, alg);
+    assert.equal(checkHashStructure(new Map([[alg, new Uint8Array(3)]])), 'at least one supported hash needed', alg);
+  }
+  assert.equal(checkHashStructure(new Map([['sha256', new Uint8Array(31)]])), 'sha256 checksum invalid');
+});
