@@ -6,14 +6,10 @@
  * server's CA and client certificate come from `<docker config>/tls/<host[:port]>/`, as docker
  * reads them; the registry login is offered to both servers' token services.
  */
-import { TokenAuthenticator } from '../auth.ts';
 import type { MigrateResult } from '../migrate.ts';
 import { RemoteStore } from '../remote.ts';
-import { HttpTransport } from '../transport.ts';
-import { registryAuthKey, registryCredentialSource } from './credentials.ts';
 import type { ImageReference } from './reference.ts';
-import { trustServerTls } from './server.ts';
-import { withTrust, type DockerContext } from './session.ts';
+import { trustTransport, withTrust, type DockerContext } from './session.ts';
 
 export interface ImageMigration extends MigrateResult {
   readonly from: string;
@@ -21,15 +17,7 @@ export interface ImageMigration extends MigrateResult {
 }
 
 export async function migrateImageTrust(ctx: DockerContext, ref: ImageReference, to: string): Promise<ImageMigration> {
-  const destination = new HttpTransport({
-    baseUrl: to,
-    tls: trustServerTls(to, ctx.configDir),
-    userAgent: ctx.userAgent ?? 'vouch (docker trust)',
-    authenticator: new TokenAuthenticator({
-      gun: ref.name, clientId: 'docker',
-      credentials: [registryCredentialSource(ctx.configDir, registryAuthKey(ref), ctx.log)],
-    }),
-  });
+  const destination = trustTransport(ctx, ref, to);
   try {
     // Staged changes are not docker's to keep (K17) and a migration publishes none of them.
     return await withTrust(ctx, ref, async (s) => ({

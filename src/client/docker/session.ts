@@ -57,10 +57,12 @@ export interface TrustSession {
   close(): Promise<void>;
 }
 
-export function openTrust(ctx: DockerContext, ref: ImageReference): TrustSession {
-  const serverUrl = trustServerUrl(ref, ctx.env);
-  if (serverUrl === DOCKER_HUB_NOTARY) ctx.io.err(DCT_RETIREMENT_WARNING);
-  const transport = new HttpTransport({
+/**
+ * HTTPS to the trust server at `serverUrl` for `ref`, as docker talks to it: TLS material from
+ * `<docker config>/tls/<host>/`, the registry login offered to its token service.
+ */
+export function trustTransport(ctx: DockerContext, ref: ImageReference, serverUrl: string): HttpTransport {
+  return new HttpTransport({
     baseUrl: serverUrl,
     tls: trustServerTls(serverUrl, ctx.configDir),
     userAgent: ctx.userAgent ?? 'vouch (docker trust)',
@@ -69,6 +71,12 @@ export function openTrust(ctx: DockerContext, ref: ImageReference): TrustSession
       credentials: [registryCredentialSource(ctx.configDir, registryAuthKey(ref), ctx.log)],
     }),
   });
+}
+
+export function openTrust(ctx: DockerContext, ref: ImageReference): TrustSession {
+  const serverUrl = trustServerUrl(ref, ctx.env);
+  if (serverUrl === DOCKER_HUB_NOTARY) ctx.io.err(DCT_RETIREMENT_WARNING);
+  const transport = trustTransport(ctx, ref, serverUrl);
   const repo = new Repository({
     gun: ref.name, trustDir: ctx.trustDir, keys: ctx.keys, log: ctx.log,
     remote: new RemoteStore(transport, ref.name),
