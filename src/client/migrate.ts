@@ -22,7 +22,7 @@
  */
 import { parseMetadata } from '../tuf/metadata.ts';
 import type { TrustedCollection } from '../tuf/trusted.ts';
-import { ClientError } from './errors.ts';
+import { ClientError, ServerRejectedError } from './errors.ts';
 import { loadLocal, update, type RepoContext } from './context.ts';
 import { publish, type PublishResult } from './publish.ts';
 import type { RemoteStore } from './remote.ts';
@@ -82,9 +82,16 @@ export async function migrate(ctx: RepoContext, destination: RemoteStore): Promi
     ...(source.snapshot !== undefined ? { snapshot: source.snapshot.signed.version } : {}),
     ...(await timestampVersion(ctx, source)),
   };
-  return publish({ ...ctx, remote: destination }, {
-    useChangelist: false,
-    previousVersions,
-    initialize: () => Promise.reject(new ClientError('NOT_INITIALIZED', `the trust data of ${ctx.gun} could not be loaded from the local cache after the update`)),
-  });
+  try {
+    return await publish({ ...ctx, remote: destination }, {
+      useChangelist: false,
+      previousVersions,
+      initialize: () => Promise.reject(new ClientError('NOT_INITIALIZED', `the trust data of ${ctx.gun} could not be loaded from the local cache after the update`)),
+    });
+  } catch (e) {
+    if (e instanceof ServerRejectedError && e.message.includes('Root modifications must increment the version')) {
+      throw new ServerRejectedError(`${e.message} (${destination.location} takes a new collection only at root version 1 or 2, as notary-server does; move it to a Vouch server, which keeps the version its clients trust)`, e.server);
+    }
+    throw e;
+  }
 }

@@ -9,7 +9,7 @@ import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { notaryHarnessForFile } from '../helpers/notary-harness.ts';
+import { notaryHarnessForFile, startNotaryHarness } from '../helpers/notary-harness.ts';
 import { parseNotaryList, runNotary, type NotaryCliOptions } from '../helpers/notary-cli.ts';
 import { buildNotaryCollection, type NotaryCollection } from '../helpers/scenarios.ts';
 import { startVouchHarness, type VouchHarness } from '../server/harness.ts';
@@ -116,6 +116,20 @@ test('weeks after the old server is gone (cached timestamp expired), the cache i
     await target.close();
   }
   assert.deepEqual(rowsOf((await notaryOnDestination(['list', gun])).stdout), rowsOf(c.listing));
+});
+
+test('notary-server as the destination refuses the moved root; the error says why', { skip }, async () => {
+  const gun = 'docker.io/vouch/migrate-to-notary';
+  const c = await buildNotaryCollection(peers.harness, { gun });
+  const other = await startNotaryHarness();
+  try {
+    const m = await runVouch(['migrate', gun, '--to', other.url, '--to-tlscacert', other.caFile], {
+      trustDir: c.trustDir, serverUrl: peers.harness.url, caFile: peers.harness.caFile, expectCode: 1,
+    });
+    assert.match(m.stderr, /^\* fatal: The root metadata is invalid: Root modifications must increment the version\. Current 1, new \d+ \(127\.0\.0\.1:\d+ takes a new collection only at root version 1 or 2, as notary-server does; move it to a Vouch server, which keeps the version its clients trust\)\n$/);
+  } finally {
+    await other.stop();
+  }
 });
 
 test('without the old server and without a local copy, nothing is migrated', { skip }, async () => {
