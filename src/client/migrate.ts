@@ -18,10 +18,14 @@
  * - The old snapshot and timestamp versions travel in the `Vouch-Previous-Versions` header, so a
  *   Vouch destination's first snapshot and timestamp continue above them: clients that cached
  *   the old ones see no rollback.
+ * - Root versions 1..n-1, fetched by version from the old server and checked to chain to the
+ *   current root, go along as `<n>.root` parts, so consumers whose cached root predates a root-key
+ *   rotation can walk the chain on the new server; when they cannot all be had, the move goes on
+ *   without them, with a warning.
  * - Staged changes stay staged; afterwards the local cache holds the destination's state.
  */
 import { parseMetadata } from '../tuf/metadata.ts';
-import type { TrustedCollection } from '../tuf/trusted.ts';
+import { TrustedCollection } from '../tuf/trusted.ts';
 import { ClientError, ServerRejectedError } from './errors.ts';
 import { loadLocal, update, type RepoContext } from './context.ts';
 import { publish, type PublishResult } from './publish.ts';
@@ -37,11 +41,11 @@ const UNREACHABLE = new Set(['NETWORK', 'TLS', 'SERVER_UNAVAILABLE']);
  * again, its expiry is not — the destination signs a new timestamp, and the publish re-signs
  * expired roles whose keys are held.
  */
-async function sourceCollection(ctx: RepoContext, location: string): Promise<TrustedCollection> {
+async function sourceCollection(ctx: RepoContext, location: string): Promise<{ collection: TrustedCollection; reachable: boolean }> {
   try {
     const u = await update(ctx);
     if (u.usedCachedTimestamp) ctx.log.warn(`could not reach ${location}: migrating the copy of ${ctx.gun} in the local cache`);
-    return u.collection;
+    return { collection: u.collection, reachable: !u.usedCachedTimestamp };
   } catch (e) {
     // A server that is gone fails the update with the network error, also once the cached
     // timestamp has expired (then the update cannot fall back to it by itself).
@@ -49,7 +53,7 @@ async function sourceCollection(ctx: RepoContext, location: string): Promise<Tru
     const local = await loadLocal(ctx);
     if (local === undefined) throw e;
     ctx.log.warn(`could not reach ${location} (${e.message}): migrating the copy of ${ctx.gun} in the local cache; its signatures are checked, its expiry is not`);
-    return local;
+    return { collection: local, reachable: false };
   }
 }
 
@@ -64,6 +68,43 @@ async function timestampVersion(ctx: RepoContext, source: TrustedCollection): Pr
   }
 }
 
+/** Earlier root versions are not fetched beyond this many (each root change adds one). */
+const MAX_EARLIER_ROOTS = 1000;
+
+/**
+ * Root versions 1..n-1 from the old server, when it has them all and they chain to the current
+ * root n (returned with it, since the move itself usually adds version n+1): consumers whose cached root predates a root-key rotation walk that chain by version, so
+ * the new server must serve it too. Anything less is left out with a warning (the move still
+ * works for every consumer whose cached root signs the current one).
+ */
+async function earlierRoots(ctx: RepoContext, source: TrustedCollection, reachable: boolean): Promise<Map<number, Uint8Array>> {
+  const current = source.root;
+  const none = new Map<number, Uint8Array>();
+  if (current === undefined || current.signed.version <= 1) return none;
+  const n = current.signed.version;
+  const skip = (why: string) => {
+    ctx.log.warn(`root versions 1 to ${n - 1} of ${ctx.gun} are not moved (${why}); consumers whose cached root is older than the last root key rotation will need to trust the new root anew`);
+    return none;
+  };
+  if (!reachable || ctx.remote === undefined) return skip('the old server cannot be reached');
+  if (n - 1 > MAX_EARLIER_ROOTS) return skip(`more than ${MAX_EARLIER_ROOTS}`);
+  const out = new Map<number, Uint8Array>();
+  const chain = new TrustedCollection({ gun: ctx.gun, now: ctx.now() });
+  try {
+    for (let v = 1; v < n; v++) {
+      const bytes = await ctx.remote.getRole('root', { version: v });
+      chain.updateRoot(bytes, { allowExpired: true });
+      if (chain.root?.signed.version !== v) return skip(`${v}.root.json holds another version`);
+      out.set(v, bytes);
+    }
+    chain.updateRoot(current.bytes, { allowExpired: true });
+    out.set(n, current.bytes);
+  } catch (e) {
+    return skip(e instanceof Error ? e.message : String(e));
+  }
+  return out;
+}
+
 export async function migrate(ctx: RepoContext, destination: RemoteStore): Promise<MigrateResult> {
   if (ctx.remote === undefined) throw new ClientError('OFFLINE', 'migrating needs the trust server the collection is on (-s)');
   if (ctx.remote.url === destination.url) throw new ClientError('INVALID_INPUT', `the destination ${destination.url} is the server the collection is already on`);
@@ -75,7 +116,8 @@ export async function migrate(ctx: RepoContext, destination: RemoteStore): Promi
   } catch (e) {
     if (!(e instanceof ClientError && e.code === 'METADATA_NOT_FOUND')) throw e;
   }
-  const source = await sourceCollection(ctx, ctx.remote.location);
+  const { collection: source, reachable } = await sourceCollection(ctx, ctx.remote.location);
+  const earlier = await earlierRoots(ctx, source, reachable);
   // Clients that read the collection on the old server cached its snapshot and timestamp, and
   // refuse lower versions as a rollback: the destination's first ones must continue above them.
   const previousVersions = {
@@ -86,11 +128,14 @@ export async function migrate(ctx: RepoContext, destination: RemoteStore): Promi
     return await publish({ ...ctx, remote: destination }, {
       useChangelist: false,
       previousVersions,
+      earlierRoots: earlier,
       initialize: () => Promise.reject(new ClientError('NOT_INITIALIZED', `the trust data of ${ctx.gun} could not be loaded from the local cache after the update`)),
     });
   } catch (e) {
-    if (e instanceof ServerRejectedError && e.message.includes('Root modifications must increment the version')) {
-      throw new ServerRejectedError(`${e.message} (${destination.location} takes a new collection only at root version 1 or 2, as notary-server does; move it to a Vouch server, which keeps the version its clients trust)`, e.server);
+    // notary-server refuses the `<n>.root` parts by name, or a first root above version 2.
+    const notaryServer = e instanceof ServerRejectedError && (e.message.includes('Root modifications must increment the version') || (earlier.size > 0 && e.server.code === 'INVALID_ROLE'));
+    if (notaryServer) {
+      throw new ServerRejectedError(`${e.message} (${destination.location} refuses what a moved collection needs, as notary-server does: a first root above version 2, earlier root versions; move it to a Vouch server)`, e.server);
     }
     throw e;
   }

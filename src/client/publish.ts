@@ -38,6 +38,8 @@ export interface PublishOptions {
   readonly initialize: () => Promise<void>;
   /** Sent with the upload: a moved collection's snapshot and timestamp versions on its old server. */
   readonly previousVersions?: { readonly snapshot?: number; readonly timestamp?: number };
+  /** Sent with the upload, not cached: a moved collection's earlier root versions, by version. */
+  readonly earlierRoots?: ReadonlyMap<number, Uint8Array>;
 }
 
 export interface PublishResult {
@@ -177,10 +179,14 @@ export async function preparePublish(ctx: RepoContext, opts: PublishOptions & { 
 }
 
 /** Uploads a prepared publish, then caches the files and clears the applied changes. */
-export async function finishPublish(ctx: RepoContext, p: PreparedPublish, legacyRootKeys?: readonly PublicKey[], previousVersions?: PublishOptions['previousVersions']): Promise<PublishResult> {
+export async function finishPublish(ctx: RepoContext, p: PreparedPublish, legacyRootKeys?: readonly PublicKey[], moved: Pick<PublishOptions, 'previousVersions' | 'earlierRoots'> = {}): Promise<PublishResult> {
   const upload = await uploadSet(ctx, p.base, p.signed, p.mode);
   if (legacyRootKeys !== undefined) await addLegacySignatures(ctx, upload, legacyRootKeys);
-  if (upload.size > 0) await requireRemote(ctx).publish(upload, previousVersions);
+  // The chain ends right below the root this publish uploads (one above the old server's, when keys rotated).
+  const rootVersion = (p.signed.files.get('root' as RoleName) ?? p.base.state.root)?.signed.version ?? 0;
+  const earlier = [...(moved.earlierRoots ?? [])].filter(([v]) => v < rootVersion).map(([v, bytes]) => [`${v}.root`, bytes] as const);
+  const parts = new Map([...earlier, ...upload]);
+  if (upload.size > 0) await requireRemote(ctx).publish(parts, moved.previousVersions);
   await afterUpload(ctx, upload, p.signed.removed, p.staged);
   return { uploaded: [...upload.keys()], skipped: p.signed.skipped, initial: p.base.initial, applied: p.staged.length };
 }
@@ -200,5 +206,5 @@ export async function afterUpload(ctx: RepoContext, upload: ReadonlyMap<string, 
 }
 
 export async function publish(ctx: RepoContext, opts: PublishOptions): Promise<PublishResult> {
-  return finishPublish(ctx, await preparePublish(ctx, opts), opts.legacyRootKeys, opts.previousVersions);
+  return finishPublish(ctx, await preparePublish(ctx, opts), opts.legacyRootKeys, opts);
 }

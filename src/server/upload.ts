@@ -190,6 +190,8 @@ function envelopeVersion(data: Buffer): number | undefined {
 }
 
 /** Turns parts into role files, or throws NO_FILENAME / INVALID_ROLE / MALFORMED_JSON. */
+const EARLIER_ROOT = /^([1-9][0-9]{0,15})\.root$/;
+
 export function uploadedFiles(parts: readonly RawPart[]): UploadedFile[] {
   const files: UploadedFile[] = [];
   for (const part of parts) {
@@ -199,6 +201,14 @@ export function uploadedFiles(parts: readonly RawPart[]): UploadedFile[] {
     const filename = parsed.params.get('filename') ?? '';
     const role = filename.endsWith('.json') ? filename.slice(0, -'.json'.length) : filename;
     if (role === '') throw new ServerError('NO_FILENAME');
+    const earlier = EARLIER_ROOT.exec(role);
+    if (earlier !== null) {
+      // Vouch only: `<n>.root`, an earlier root version of a collection moving here (validate.ts).
+      const version = envelopeVersion(part.data);
+      if (version !== Number(earlier[1])) throw new ServerError('MALFORMED_JSON', undefined, { message: `the ${role} part is not root version ${earlier[1]}` });
+      files.push({ role: 'root' as RoleName, version, data: new Uint8Array(part.data), earlierRoot: true });
+      continue;
+    }
     if (!isValidRoleName(role)) throw new ServerError('INVALID_ROLE', role);
     const version = envelopeVersion(part.data);
     if (version === undefined) throw new ServerError('MALFORMED_JSON', undefined, { message: `the ${role} part is not a metadata envelope` });

@@ -24,6 +24,8 @@ export interface UploadedFile {
   readonly role: RoleName;
   readonly version: number;
   readonly data: Uint8Array;
+  /** An earlier root version sent along with a moved collection's first root (`<n>.root`). */
+  readonly earlierRoot?: boolean;
 }
 
 export interface ValidationContext {
@@ -58,9 +60,35 @@ function wrap(name: UpdateErrorName, e: unknown): ServerError {
   throw e;
 }
 
-async function loadRoot(ctx: ValidationContext, tc: TrustedCollection, upload: UploadedFile | undefined): Promise<void> {
+/**
+ * Earlier root versions of a collection moving here (Vouch only): clients whose cached root is
+ * older than the newest walk the chain by version (`<n>.root.json`), so a move brings it along.
+ * Accepted only with a GUN's first root, as one unbroken chain (each version signed by its
+ * predecessor's root keys, §5.4; expiry not checked) that ends right below the uploaded root.
+ */
+function loadEarlierRoots(tc: TrustedCollection, earlier: readonly UploadedFile[], upload: UploadedFile | undefined): void {
+  if (tc.root !== undefined) throw invalidUpdate('ErrBadRoot', 'earlier root versions can only come with the first root of a collection');
+  if (upload === undefined) throw invalidUpdate('ErrBadRoot', 'earlier root versions need the current root in the same update');
+  const sorted = [...earlier].sort((a, b) => a.version - b.version);
+  const last = sorted[sorted.length - 1] as UploadedFile;
+  if (last.version + 1 !== upload.version) throw invalidUpdate('ErrBadRoot', `earlier root versions must end right below the uploaded root version ${upload.version}`);
+  for (const [i, f] of sorted.entries()) {
+    const expected = i === 0 ? f.version : (sorted[i - 1] as UploadedFile).version + 1;
+    if (f.version !== expected) throw invalidUpdate('ErrBadRoot', `earlier root versions must be consecutive: ${expected} is missing`);
+    try {
+      tc.updateRoot(f.data, { allowExpired: true });
+    } catch (e) {
+      throw wrap('ErrBadRoot', e);
+    }
+  }
+}
+
+async function loadRoot(ctx: ValidationContext, tc: TrustedCollection, upload: UploadedFile | undefined, earlier: readonly UploadedFile[]): Promise<void> {
   const stored = await ctx.current('root');
-  if (stored !== undefined) {
+  if (earlier.length > 0) {
+    if (stored !== undefined) throw invalidUpdate('ErrBadRoot', 'earlier root versions can only come with the first root of a collection');
+    loadEarlierRoots(tc, earlier, upload);
+  } else if (stored !== undefined) {
     try {
       tc.updateRoot(stored.data, { allowExpired: true });
     } catch (e) {
@@ -168,12 +196,13 @@ export async function generateTimestamp(keys: ServerKeys, root: RootSigned, now:
 }
 
 export async function validateUpdate(ctx: ValidationContext, files: readonly UploadedFile[]): Promise<MetaUpdate[]> {
-  const uploads = new Map<string, UploadedFile>(files.map((f) => [f.role, f]));
+  const earlier = files.filter((f) => f.earlierRoot === true);
+  const uploads = new Map<string, UploadedFile>(files.filter((f) => f.earlierRoot !== true).map((f) => [f.role, f]));
   const tc = new TrustedCollection({ gun: ctx.gun, now: ctx.now });
   const rootUpload = uploads.get(ROOT);
-  await loadRoot(ctx, tc, rootUpload);
+  await loadRoot(ctx, tc, rootUpload, earlier);
   tc.deferRootChecksum();
-  const out: MetaUpdate[] = rootUpload === undefined ? [] : [rootUpload];
+  const out: MetaUpdate[] = [...earlier.map(({ role, version, data }) => ({ role, version, data })), ...(rootUpload === undefined ? [] : [rootUpload])];
   out.push(...(await loadTargets(ctx, tc, uploads)));
   const head = await ctx.head();
   const floors = head === undefined ? ctx.previousVersions : undefined;

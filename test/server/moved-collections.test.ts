@@ -9,11 +9,13 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { hasCode } from '../../src/errors.ts';
 import { parsePreviousVersions } from '../../src/server/upload.ts';
-import { signedJsonOf, signRole } from '../../src/tuf/builder.ts';
+import { signChanges, signedJsonOf, signRole } from '../../src/tuf/builder.ts';
+import type { RoleName } from '../../src/tuf/types.ts';
+import { rootSigner } from '../tuf/builder-keys.ts';
 import { parseMetadata, type Metadata, type RootSigned } from '../../src/tuf/metadata.ts';
 import { multipart, Publisher, testApp, tufPath, type TestApp } from './publisher.ts';
 
-async function post(app: TestApp, gun: string, files: Map<string, Uint8Array>, header?: string) {
+async function post(app: TestApp, gun: string, files: ReadonlyMap<string, Uint8Array>, header?: string) {
   const { body, contentType } = multipart(files);
   return app.inject({ method: 'POST', url: tufPath(gun, ''), payload: body, headers: { 'content-type': contentType, ...(header !== undefined ? { 'vouch-previous-versions': header } : {}) } });
 }
@@ -78,6 +80,53 @@ void describe('collections moved from another server', () => {
       assert.match(e?.detail ?? '', /^vouch-previous-versions: /);
     }
     assert.equal((await app.inject({ method: 'GET', url: tufPath(gun, 'root.json') })).statusCode, 404);
+    await app.close();
+  });
+
+  void test('earlier root versions come along as <n>.root parts: one unbroken chain, first publish only', async () => {
+    const app = testApp();
+    const gun = 'docker.io/moved/history';
+    const pub = new Publisher(app, gun, { serverSnapshot: true });
+    const first = await pub.initFiles();
+    const v1 = first.get('root') as Uint8Array;
+    const now = new Date();
+    const r2 = rootSigner(gun, now);
+    const signers = (role: RoleName) => (role === 'root' ? [pub.root, r2] : role === 'targets' ? [pub.targets] : []);
+    // v2: the root key rotated (signed by the old and the new key); v3: signed by the new key only.
+    const rot = await signChanges({ now, current: pub.state, changes: [{ kind: 'rotateBaseRole', role: 'root', keys: [r2.publicKey] }], signers, snapshot: 'server' });
+    const v2 = rot.files.get('root' as RoleName)!.bytes;
+    const next = await signChanges({ now, current: rot.state, changes: [{ kind: 'rotateBaseRole', role: 'targets', keys: [pub.targets.publicKey] }, { kind: 'witness', role: 'targets' }], signers, snapshot: 'server' });
+    const v3 = next.files.get('root' as RoleName)!.bytes;
+    const targets = next.files.get('targets' as RoleName)!.bytes;
+    assert.deepEqual([v1, v2, v3].map((b) => parseMetadata('root', b).signed.version), [1, 2, 3]);
+
+    const refused = async (files: [string, Uint8Array][], msg: string | RegExp, code = 'INVALID_UPDATE') => {
+      const res = await post(app, gun, new Map(files));
+      assert.equal(res.statusCode, 400, res.body);
+      const e = (JSON.parse(res.body) as { errors: { code: string; message: string; detail?: { Error?: { Msg?: string } } }[] }).errors[0];
+      assert.equal(e?.code, code);
+      if (code === 'INVALID_UPDATE') assert.match(e?.detail?.Error?.Msg ?? '', typeof msg === 'string' ? new RegExp(`^${msg.replace(/[.()]/g, '\\$&')}$`) : msg);
+      else assert.match(e?.message ?? '', typeof msg === 'string' ? new RegExp(msg) : msg);
+      assert.equal((await app.inject({ method: 'GET', url: tufPath(gun, 'root.json') })).statusCode, 404, 'nothing stored');
+    };
+    await refused([['1.root', v1], ['root', v3], ['targets', targets]], 'earlier root versions must end right below the uploaded root version 3');
+    const stranger = (await new Publisher(app, gun, { serverSnapshot: true }).initFiles()).get('root') as Uint8Array;
+    await refused([['1.root', stranger], ['2.root', v2], ['root', v3], ['targets', targets]], 'could not rotate trust to a new trusted root: failed to validate data with current trusted certificates');
+    await refused([['2.root', v1], ['root', v3], ['targets', targets]], 'JSON sent by the client could not be parsed by the server', 'MALFORMED_JSON');
+
+    const ok = await post(app, gun, new Map([['1.root', v1], ['2.root', v2], ['root', v3], ['targets', targets]]));
+    assert.equal(ok.statusCode, 200, ok.body);
+    for (const v of [1, 2, 3]) {
+      const res = await app.inject({ method: 'GET', url: tufPath(gun, `${v}.root.json`) });
+      assert.equal(res.statusCode, 200, `${v}.root.json`);
+      assert.equal(parseMetadata('root', res.rawPayload).signed.version, v);
+    }
+    assert.equal(await versionOf(app, gun, 'root'), 3);
+    // Once the collection exists, earlier roots are refused.
+    await pub.refresh();
+    const later = await pub.changeFiles([{ kind: 'witness', role: 'targets' }]);
+    const res = await post(app, gun, new Map([['1.root', v1], ...later.files]));
+    assert.equal(res.statusCode, 400, res.body);
     await app.close();
   });
 
