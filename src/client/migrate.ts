@@ -73,9 +73,10 @@ const MAX_EARLIER_ROOTS = 1000;
 
 /**
  * Root versions 1..n-1 from the old server, when it has them all and they chain to the current
- * root n (returned with it, since the move itself usually adds version n+1): consumers whose cached root predates a root-key rotation walk that chain by version, so
- * the new server must serve it too. Anything less is left out with a warning (the move still
- * works for every consumer whose cached root signs the current one).
+ * root n (returned with it: the move itself usually adds version n+1). Consumers whose cached
+ * root predates a root-key rotation walk that chain by version, so the new server must serve it
+ * too. Anything less is left out with a warning (the move still works for every consumer whose
+ * cached root signs the current one).
  */
 async function earlierRoots(ctx: RepoContext, source: TrustedCollection, reachable: boolean): Promise<Map<number, Uint8Array>> {
   const current = source.root;
