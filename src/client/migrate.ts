@@ -111,11 +111,8 @@ export async function migrate(ctx: RepoContext, destination: RemoteStore): Promi
   if (ctx.remote.url === destination.url) throw new ClientError('INVALID_INPUT', `the destination ${destination.url} is the server the collection is already on`);
   // The destination first: once a migration is done the local cache holds the destination's
   // state, so repeating it must say that, not fail on the old server's older root.
-  try {
-    await destination.getRole('root');
+  if (await destination.hasRole('root')) {
     throw new ClientError('REPOSITORY_EXISTS', `${destination.location} already has trust data for ${ctx.gun}; nothing was migrated`);
-  } catch (e) {
-    if (!(e instanceof ClientError && e.code === 'METADATA_NOT_FOUND')) throw e;
   }
   const { collection: source, reachable } = await sourceCollection(ctx, ctx.remote.location);
   const earlier = await earlierRoots(ctx, source, reachable);

@@ -25,6 +25,7 @@ import { loadForWrite, requireRemote, type RepoContext, type WriteBase } from '.
 import { holdsKey } from './keys.ts';
 import { prefetchSigningKeys, publishSigners, roleKeys, signingRoles, snapshotMode, toChanges, withWitnessed } from './plan.ts';
 import type { StagedChange } from './changelist.ts';
+import type { PreviousVersions } from './remote.ts';
 import { addLegacySignatures } from './rotate.ts';
 
 export interface PublishOptions {
@@ -37,7 +38,7 @@ export interface PublishOptions {
   /** Creates the repository when nothing exists locally or remotely. */
   readonly initialize: () => Promise<void>;
   /** Sent with the upload: a moved collection's snapshot and timestamp versions on its old server. */
-  readonly previousVersions?: { readonly snapshot?: number; readonly timestamp?: number };
+  readonly previousVersions?: PreviousVersions;
   /** Sent with the upload, not cached: a moved collection's earlier root versions, by version. */
   readonly earlierRoots?: ReadonlyMap<number, Uint8Array>;
 }

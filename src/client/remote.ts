@@ -77,7 +77,13 @@ export function rejectionError(res: HttpResponse): ServerRejectedError {
   return new ServerRejectedError(text, info);
 }
 
-function previousVersionsHeader(v: { readonly snapshot?: number; readonly timestamp?: number } | undefined): Record<string, string> {
+/** A moved collection's snapshot and timestamp versions on its old server (`vouch migrate`). */
+export interface PreviousVersions {
+  readonly snapshot?: number;
+  readonly timestamp?: number;
+}
+
+function previousVersionsHeader(v: PreviousVersions | undefined): Record<string, string> {
   const items = (['snapshot', 'timestamp'] as const).flatMap((role) => (v?.[role] !== undefined ? [`${role}=${v[role]}`] : []));
   return items.length === 0 ? {} : { 'vouch-previous-versions': items.join(', ') };
 }
@@ -125,20 +131,23 @@ export class RemoteStore {
     return new Uint8Array(res.body.buffer, res.body.byteOffset, res.body.length);
   }
 
+  /** Whether the server has `role` (current, or as `opts` names it); other failures are thrown. */
+  async hasRole(role: string, opts: GetRoleOptions = {}): Promise<boolean> {
+    try {
+      await this.getRole(role, opts);
+      return true;
+    } catch (e) {
+      if (e instanceof ClientError && e.code === 'METADATA_NOT_FOUND') return false;
+      throw e;
+    }
+  }
+
   /**
    * The newest version of `role` the server stores, found by by-version downloads (1, 2, 4, …, then
    * halving); 0 when it has none. Only whether a version exists matters, so nothing is parsed.
    */
   async newestStoredVersion(role: string): Promise<number> {
-    const exists = async (version: number): Promise<boolean> => {
-      try {
-        await this.getRole(role, { version });
-        return true;
-      } catch (e) {
-        if (e instanceof ClientError && e.code === 'METADATA_NOT_FOUND') return false;
-        throw e;
-      }
-    };
+    const exists = (version: number): Promise<boolean> => this.hasRole(role, { version });
     if (!(await exists(1))) return 0;
     let low = 1; // stored
     let high = 2; // probed next; the bound keeps a server that claims every version to ~60 requests
@@ -187,7 +196,7 @@ export class RemoteStore {
    * snapshot and timestamp had there (`Vouch-Previous-Versions`; a Vouch server continues above
    * them on the first publish, notary-server ignores the header).
    */
-  async publish(files: ReadonlyMap<string, Uint8Array>, previousVersions?: { readonly snapshot?: number; readonly timestamp?: number }): Promise<void> {
+  async publish(files: ReadonlyMap<string, Uint8Array>, previousVersions?: PreviousVersions): Promise<void> {
     const boundary = randomBytes(30).toString('hex');
     const parts: Buffer[] = [];
     for (const [role, bytes] of files) {

@@ -15,8 +15,8 @@
  *   bytes kept for `witness`); the same failure on `targets` is fatal.
  * - Cold start (no cached root): the current timestamp, snapshot and targets are requested while
  *   the root downloads (a write with a cached root: the timestamp), never answering an auth
- *   challenge. Each is used only where the sequential
- *   algorithm would have downloaded that role, and only after its parent has been verified; a
+ *   challenge. Each is used only where the sequential algorithm would have downloaded that role,
+ *   and only after its parent has been verified; a
  *   snapshot or targets file that no longer matches its parent's hashes (a publish raced the
  *   requests) is downloaded again by hash. Failed early requests are forgotten.
  * - §5.1.5 Any failure re-downloads the root (by the snapshot's hash when a snapshot was trusted),

@@ -67,7 +67,6 @@ function wrap(name: UpdateErrorName, e: unknown): ServerError {
  * predecessor's root keys, §5.4; expiry not checked) that ends right below the uploaded root.
  */
 function loadEarlierRoots(tc: TrustedCollection, earlier: readonly UploadedFile[], upload: UploadedFile | undefined): void {
-  if (tc.root !== undefined) throw invalidUpdate('ErrBadRoot', 'earlier root versions can only come with the first root of a collection');
   if (upload === undefined) throw invalidUpdate('ErrBadRoot', 'earlier root versions need the current root in the same update');
   const sorted = [...earlier].sort((a, b) => a.version - b.version);
   const last = sorted[sorted.length - 1] as UploadedFile;
