@@ -18,6 +18,7 @@
  * stale code.
  */
 import { build } from 'esbuild';
+import { spawnSync } from 'node:child_process';
 import { createHash, randomUUID } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
@@ -118,6 +119,26 @@ export async function buildCli() {
   return BUNDLE;
 }
 
+/**
+ * dist/vouch-client, the agent's front end (native/vouch-client.c, docs/agent.md), with the
+ * system's C compiler. Without one, bin/vouch runs bin/vouch.cjs directly: everything works, only
+ * an agent cannot be used. Returns the path, or undefined when it could not be built.
+ */
+export function buildFrontEnd() {
+  const out = join(dist, 'vouch-client');
+  const cc = process.env.CC || 'cc';
+  mkdirSync(dist, { recursive: true });
+  const r = spawnSync(cc, ['-O2', '-std=c11', '-Wall', '-o', `${out}.tmp`, join(root, 'native', 'vouch-client.c')], { stdio: ['ignore', 'inherit', 'inherit'] });
+  if (r.error !== undefined || r.status !== 0) {
+    rmSync(`${out}.tmp`, { force: true });
+    process.stderr.write(`vouch build: no agent front end (${r.error?.message ?? `${cc} exited ${r.status}`}); vouch runs without an agent\n`);
+    return undefined;
+  }
+  renameSync(`${out}.tmp`, out);
+  return out;
+}
+
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   await buildCli();
+  buildFrontEnd();
 }

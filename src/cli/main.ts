@@ -8,6 +8,8 @@ import { Command } from '@commander-js/extra-typings';
 import { registerKeyCommands } from './key.ts';
 import { registerRepositoryCommands } from './notary/index.ts';
 import { registerTrustCommands } from './trust.ts';
+import { registerAgentCommands } from './agent.ts';
+import { isAgentWorker, serveAgentCommand } from '../agent/worker.ts';
 import { addPkcs11Options, PKCS11_HELP } from './pkcs11.ts';
 // Imported, not read at run time: the built CLI (bin/build.mjs) carries the version with it.
 import pkg from '../../package.json' with { type: 'json' };
@@ -29,6 +31,7 @@ addPkcs11Options(program).addHelpText('after', PKCS11_HELP);
 registerKeyCommands(program);
 registerRepositoryCommands(program);
 registerTrustCommands(program);
+registerAgentCommands(program);
 
 async function main(): Promise<void> {
   const words = process.argv.slice(2);
@@ -42,7 +45,12 @@ async function main(): Promise<void> {
 }
 
 // No top-level await: the built CLI is a CommonJS script (bin/build.mjs), which V8 can cache compiled.
-main().catch((e: unknown) => {
-  process.stderr.write(`${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
-  process.exitCode = 1;
-});
+if (isAgentWorker()) {
+  // Started ahead of time by `vouch agent`: the command line arrives later (src/agent/worker.ts).
+  serveAgentCommand(main);
+} else {
+  main().catch((e: unknown) => {
+    process.stderr.write(`${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+    process.exitCode = 1;
+  });
+}

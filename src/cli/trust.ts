@@ -28,6 +28,7 @@ import { defaultTrustDir, loadClientConfig } from './config.ts';
 import { cliPassphraseRetriever, closePrompts, sharedLineReader } from './passphrase.ts';
 import { loadPkcs11Section, pkcs11FlagsOf, resolvePkcs11Settings, terminalPinSource, tokenFirstKeys } from './pkcs11.ts';
 import { registerTrustKeyCommands } from './trust-key.ts';
+import { agentKeyCache } from '../agent/worker.ts';
 
 function stderrLogger(debug: boolean): Logger {
   const at = (level: string, show: boolean) => (message: string) => {
@@ -64,7 +65,7 @@ export function dockerContext(cmd: CommandUnknownOpts, opts: { quietStdout?: boo
   const env = process.env;
   const configDir = dockerConfigDir(env);
   const { trustDir, configFile } = trustDirOf(cmd, env);
-  const store = KeyFileStore.open(trustDir, { retriever: cliPassphraseRetriever({ mode: 'docker' }) });
+  const store = KeyFileStore.open(trustDir, { retriever: cliPassphraseRetriever({ mode: 'docker' }), unlockedKeys: agentKeyCache() });
   const debug = cmd.optsWithGlobals()['debug'] === true;
   const log = stderrLogger(debug);
   for (const p of store.migration.problems) log.warn(`${p.path}: ${p.message}`);

@@ -13,10 +13,12 @@
  * - `prefetch` starts unlocking keys whose passphrases the retriever has without asking (its
  *   `quiet` answer: environment variables), all in parallel and in the background; it never
  *   prompts and never fails; a key it could not unlock is unlocked the ordinary way when used.
+ * - With an `unlockedKeys` cache (the agent's), an encrypted key found there is used without a
+ *   passphrase, and a key unlocked here is handed to it; the key-ID check applies to both.
  * - Upper layers get `Signer`s and public keys; private key material never leaves this layer.
  */
 import { readdirSync } from 'node:fs';
-import type { KeyObject } from 'node:crypto';
+import { createHash, createPrivateKey, type KeyObject } from 'node:crypto';
 import { join, normalize } from 'node:path';
 import { hasCode, VouchError } from '../errors.ts';
 import { VOUCH_PBKDF2_ITERATIONS } from '../crypto/pkcs8.ts';
@@ -56,12 +58,34 @@ export interface StoreProblem {
 
 export type GeneratedKeyType = 'ecdsa' | 'ed25519';
 
+/**
+ * Unlocked keys kept by another process (the agent, src/agent), so a passphrase-protected key is
+ * derived once per cache lifetime rather than once per command. Entries are keyed by the SHA-256
+ * of the whole encrypted key file: a changed file (new passphrase, other key) is a miss.
+ */
+export interface UnlockedKeyCache {
+  /** The PKCS#8 DER of the key in the file whose bytes hash to `fileDigest`, if held. */
+  get(fileDigest: string): Promise<Uint8Array | undefined>;
+  put(fileDigest: string, pkcs8: Uint8Array): void;
+}
+
 export interface KeyFileStoreOptions {
   readonly retriever: PassphraseRetriever;
+  /**
+   * Only for stores that sign: a key found here unlocks without its passphrase, which commands
+   * that prove knowledge of it (changing it, re-encrypting a copy) must not allow.
+   */
+  readonly unlockedKeys?: UnlockedKeyCache | undefined;
   /** PBKDF2 iterations for keys this store encrypts; notary reads any count from the file. */
   readonly iterations?: number;
   /** Test hook: simulates a failing disk for the writes of this store. */
   readonly write?: WriteChunk;
+}
+
+interface KeyFileRead {
+  readonly parsed: ParsedKeyFile;
+  /** SHA-256 of the file's bytes, hex ('' without an unlocked-key cache). */
+  readonly digest: string;
 }
 
 interface Unlocked {
@@ -75,6 +99,7 @@ export class KeyFileStore {
   readonly migration: MigrationReport;
   readonly iterations: number;
   private readonly retriever: PassphraseRetriever;
+  private readonly unlockedKeys: UnlockedKeyCache | undefined;
   private readonly write: WriteChunk | undefined;
   private readonly unlocked = new Map<string, Unlocked>();
   /** Unlocks under way (prefetches included), so a key is never derived twice at once. */
@@ -86,6 +111,7 @@ export class KeyFileStore {
     this.trustDir = normalize(trustDir);
     this.privateDir = join(this.trustDir, PRIVATE_DIR);
     this.retriever = opts.retriever;
+    this.unlockedKeys = opts.unlockedKeys;
     this.iterations = opts.iterations ?? VOUCH_PBKDF2_ITERATIONS;
     this.write = opts.write;
     this.migration = hasLegacyLayout(this.privateDir) ? migrateLegacyLayout(this.privateDir) : { migrated: [], problems: [] };
@@ -98,7 +124,9 @@ export class KeyFileStore {
 
   /** The same store with another passphrase retriever (e.g. a fresh one for a new passphrase). */
   withRetriever(retriever: PassphraseRetriever): KeyFileStore {
-    return new KeyFileStore(this.trustDir, { retriever, iterations: this.iterations, ...(this.write ? { write: this.write } : {}) });
+    return new KeyFileStore(this.trustDir, {
+      retriever, iterations: this.iterations, unlockedKeys: this.unlockedKeys, ...(this.write ? { write: this.write } : {}),
+    });
   }
 
   keyPath(keyId: string): string {
@@ -227,23 +255,31 @@ export class KeyFileStore {
    */
   prefetch(keyIds: Iterable<string>): void {
     const quiet = this.retriever.quiet;
-    if (quiet === undefined) return;
+    if (quiet === undefined && this.unlockedKeys === undefined) return;
     for (const keyId of keyIds) {
       if (this.unlocked.has(keyId) || this.pending.has(keyId)) continue;
-      let parsed: ParsedKeyFile;
+      let file: KeyFileRead;
       let path: string;
       try {
         path = this.keyPath(keyId);
         if (!pathExists(path)) continue;
-        parsed = this.readParsed(path);
+        file = this.readForUnlock(path);
       } catch {
         continue; // reported when the key is actually used
       }
-      const passphrase = isEncryptedPrivateKeyPem(parsed.block) ? quiet({ keyName: keyId, alias: parsed.role, createNew: false, attempt: 0 }) : undefined;
-      if (isEncryptedPrivateKeyPem(parsed.block) && passphrase === undefined) continue;
-      const attempt = readPrivateKeyPemAsync(parsed.block, passphrase)
-        .then((key) => this.remember(keyId, path, key, parsed))
-        .catch(() => undefined);
+      const { parsed } = file;
+      const encrypted = isEncryptedPrivateKeyPem(parsed.block);
+      const passphrase = encrypted ? quiet?.({ keyName: keyId, alias: parsed.role, createNew: false, attempt: 0 }) : undefined;
+      if (encrypted && passphrase === undefined && this.unlockedKeys === undefined) continue;
+      const attempt = (async () => {
+        const held = encrypted ? await this.heldKey(file) : undefined;
+        if (held !== undefined) return this.remember(keyId, path, held, parsed);
+        if (encrypted && passphrase === undefined) return undefined;
+        const key = await readPrivateKeyPemAsync(parsed.block, passphrase);
+        const entry = this.remember(keyId, path, key, parsed);
+        if (encrypted) this.hold(file, key);
+        return entry;
+      })().catch(() => undefined);
       this.pending.set(keyId, attempt);
       void attempt.finally(() => {
         if (this.pending.get(keyId) === attempt) this.pending.delete(keyId);
@@ -272,8 +308,35 @@ export class KeyFileStore {
     const cached = this.unlocked.get(keyId);
     if (cached !== undefined) return cached;
     const path = this.get(keyId).path;
-    const parsed = this.readParsed(path);
-    return this.remember(keyId, path, await readKeyBlock(parsed, path, this.retriever, keyId), parsed);
+    const file = this.readForUnlock(path);
+    const { parsed } = file;
+    const encrypted = isEncryptedPrivateKeyPem(parsed.block);
+    const held = encrypted ? await this.heldKey(file) : undefined;
+    if (held !== undefined) return this.remember(keyId, path, held, parsed);
+    const entry = this.remember(keyId, path, await readKeyBlock(parsed, path, this.retriever, keyId), parsed);
+    if (encrypted) this.hold(file, entry.key);
+    return entry;
+  }
+
+  /** The key the cache holds for this file; a cache that fails or holds junk is a miss. */
+  private async heldKey(file: KeyFileRead): Promise<KeyObject | undefined> {
+    if (this.unlockedKeys === undefined) return undefined;
+    try {
+      const der = await this.unlockedKeys.get(file.digest);
+      return der === undefined ? undefined : createPrivateKey({ key: Buffer.from(der), format: 'der', type: 'pkcs8' });
+    } catch {
+      return undefined;
+    }
+  }
+
+  private hold(file: KeyFileRead, key: KeyObject): void {
+    this.unlockedKeys?.put(file.digest, key.export({ format: 'der', type: 'pkcs8' }));
+  }
+
+  private readForUnlock(path: string): KeyFileRead {
+    const bytes = readFileCapped(path, MAX_KEY_FILE_BYTES);
+    const digest = this.unlockedKeys === undefined ? '' : createHash('sha256').update(bytes).digest('hex');
+    return { parsed: parseKeyFile(bytes.toString('utf8'), path), digest };
   }
 
   private remember(keyId: string, path: string, key: KeyObject, parsed: ParsedKeyFile): Unlocked {

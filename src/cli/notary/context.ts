@@ -20,6 +20,7 @@ import { KeyFileStore } from '../../keystore/file-store.ts';
 import type { TrustPinning } from '../../tuf/root-trust.ts';
 import { checkTlsClientPair, ConfigError, loadClientConfig, type ClientConfig, type RemoteServerConfig } from '../config.ts';
 import { cliPassphraseRetriever, sharedLineReader } from '../passphrase.ts';
+import { agentKeyCache } from '../../agent/worker.ts';
 
 export interface GlobalFlags {
   readonly server?: string;
@@ -147,7 +148,7 @@ export function openRepository(cmd: CommandUnknownOpts, gun: string, opts: OpenO
     tlsCaCert: flags.tlscacert, tlsCert: flags.tlscert, tlsKey: flags.tlskey,
   });
   log.debug(`Using the following trust directory: ${config.trustDir}`);
-  const store = KeyFileStore.open(config.trustDir, { retriever: cliPassphraseRetriever({ mode: 'notary' }) });
+  const store = KeyFileStore.open(config.trustDir, { retriever: cliPassphraseRetriever({ mode: 'notary' }), unlockedKeys: agentKeyCache() });
   for (const m of store.migration.migrated) log.info(`migrated legacy key file ${m.from} to ${store.keyPath(m.keyId)}`);
   const transport = opts.online && config.remoteServer.url !== undefined ? serverTransport(gun, config.remoteServer, log) : undefined;
   const pinning = pinningOf(config);
