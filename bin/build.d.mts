@@ -3,3 +3,4 @@ export declare const BUNDLE: string;
 export declare const INPUTS: string;
 /** Builds dist/vouch.cjs and its input list; resolves with the script's path. */
 export declare function buildCli(): Promise<string>;
+export function buildFrontEnd(): string | undefined;

@@ -6,12 +6,16 @@
  * Contract:
  * - Listens on a Unix socket in a directory only the user can enter (checked, not assumed).
  * - Each connection is one command: the front end's request is parsed strictly; a request for
- *   another installation or protocol is declined ('F', the front end runs it itself); otherwise a
- *   ready command process takes it, its stdout/stderr become 'O'/'E' frames, its stdin the 'D'
- *   frames, and its exit status (128+n for a signal) the final 'X'. A front end that goes away
- *   kills its command process.
- * - One command process is kept ready at all times; it is replaced as soon as it is taken and
- *   when the build it loaded is replaced (dist/vouch.inputs.json changes).
+ *   another installation or protocol is declined ('F', the front end runs it itself); otherwise an
+ *   idle command process takes it, its stdout/stderr become 'O'/'E' frames, its stdin the 'D'
+ *   frames, and its status (128+n for a signal) the final 'X' — sent only once every byte the
+ *   process reports having written was relayed. A front end that goes away kills its command's
+ *   process.
+ * - Command processes run commands one after another (worker.ts says when one must not run
+ *   another); one is kept idle, started when no command runs; a process that loaded an earlier
+ *   build (dist/vouch.inputs.json changed) is replaced instead of used.
+ * - Once the installation is rebuilt, the agent declines every command and stops: processes
+ *   it would start now run code of another version than its own.
  * - Unlocked keys are held in memory for `keyTtlMs` after they were last unlocked (0: never),
  *   keyed by the SHA-256 of the encrypted key file; they are never written anywhere.
  * - SIGTERM/SIGINT: the socket is removed at once, ready processes are stopped, commands under
@@ -33,6 +37,8 @@ export interface AgentOptions {
   readonly entry: string;
   readonly keyTtlMs: number;
   readonly log: (message: string) => void;
+  /** Called once the agent has stopped by itself (its installation was rebuilt). */
+  readonly onStale?: () => void;
   /** Clock for key expiry (tests). */
   readonly now?: () => number;
 }
@@ -69,15 +75,53 @@ interface Held {
   readonly expires: number;
 }
 
+/** What a command process reports on EXIT_FD when a command is done (worker.ts). */
+interface Done {
+  readonly code: number;
+  readonly outBytes: number;
+  readonly errBytes: number;
+  readonly again: boolean;
+}
+
+/** A command process of the agent and the command it is running, if any. */
+interface CommandProcess {
+  readonly child: ChildProcess;
+  readonly stamp: number;
+  readonly up: Promise<boolean>;
+  /** Bytes relayed from its stdout and stderr over its whole life (it reports the same totals). */
+  outBytes: number;
+  errBytes: number;
+  session: Session | undefined;
+  done: Done | undefined;
+  retired: boolean;
+}
+
+/** One front-end connection: one command. */
+interface Session {
+  send(type: 'O' | 'E' | 'W' | 'M' | 'X' | 'F', payload?: Uint8Array | string): void;
+  finish(code: number): void;
+}
+
+/** Idle command processes kept beyond the first (a burst of parallel commands leaves more). */
+const MAX_IDLE = 2;
+
+function parseDone(line: string): Done | undefined {
+  const m = /^(\d{1,3}) (\d{1,15}) (\d{1,15}) (again|last)$/.exec(line);
+  if (m === null) return undefined;
+  return { code: Number(m[1]), outBytes: Number(m[2]), errBytes: Number(m[3]), again: m[4] === 'again' };
+}
+
 export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
   const now = opts.now ?? Date.now;
   const installation = realpathSync(join(dirname(opts.entry), '..'));
   const buildStamp = join(installation, 'dist', 'vouch.inputs.json');
   const stampOf = (): number => statSync(buildStamp, { throwIfNoEntry: false })?.mtimeMs ?? 0;
+  const startStamp = stampOf();
   const keys = new Map<string, Held>();
-  const running = new Set<ChildProcess>();
-  let ready: { child: ChildProcess; stamp: number; up: Promise<boolean> } | undefined;
+  const idle: CommandProcess[] = [];
+  const busy = new Set<CommandProcess>();
   let closing = false;
+  let drained: (() => void) | undefined;
 
   const heldKey = (digest: string): string | undefined => {
     const h = keys.get(digest);
@@ -94,9 +138,37 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
   }, 30_000);
   sweep.unref();
 
-  const spawnWorker = (): { child: ChildProcess; stamp: number; up: Promise<boolean> } => {
+  const retire = (w: CommandProcess): void => {
+    w.retired = true;
+    const i = idle.indexOf(w);
+    if (i >= 0) idle.splice(i, 1);
+    if (w.child.exitCode === null && w.child.signalCode === null) w.child.kill();
+  };
+
+  /** Keeps one process ready while nothing runs, started after commands so it never competes. */
+  const replenish = (): void => {
+    if (!closing && idle.length === 0 && busy.size === 0) idle.push(spawnProcess());
+  };
+
+  const settle = (w: CommandProcess): void => {
+    const d = w.done;
+    if (d === undefined || w.outBytes < d.outBytes || w.errBytes < d.errBytes) return;
+    const session = w.session;
+    w.done = undefined;
+    w.session = undefined;
+    busy.delete(w);
+    session?.finish(d.code);
+    if (d.again && !closing && !w.retired && w.stamp === stampOf() && idle.length < MAX_IDLE) idle.push(w);
+    else if (!d.again) w.retired = true; // it exits by itself
+    else retire(w);
+    replenish();
+    if (closing && busy.size === 0) drained?.();
+  };
+
+  const spawnProcess = (): CommandProcess => {
     const stamp = stampOf();
-    const child = spawn(process.execPath, [opts.entry], {
+    // Node's own flags (`node --max-old-space-size=… bin/vouch.cjs agent run`) apply to commands too.
+    const child = spawn(process.execPath, [...process.execArgv, opts.entry], {
       env: { ...process.env, [WORKER_ENV]: '1' },
       stdio: ['pipe', 'pipe', 'pipe', 'ipc', 'pipe'],
     });
@@ -105,6 +177,7 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
       child.once('exit', () => resolve(false));
       child.once('error', () => resolve(false));
     });
+    const w: CommandProcess = { child, stamp, up, outBytes: 0, errBytes: 0, session: undefined, done: undefined, retired: false };
     child.on('message', (m: FromWorker) => {
       if (m.t === 'key-get') {
         const pkcs8 = heldKey(m.digest);
@@ -112,43 +185,116 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
         if (child.connected) child.send(reply);
       } else if (m.t === 'key-put' && opts.keyTtlMs > 0 && typeof m.digest === 'string' && typeof m.pkcs8 === 'string') {
         keys.set(m.digest, { pkcs8: m.pkcs8, expires: now() + opts.keyTtlMs });
+      } else if (m.t === 'stdin') {
+        w.session?.send('W');
+      } else if (m.t === 'tty') {
+        w.session?.send('M', m.raw ? '1' : '0');
       }
     });
-    return { child, stamp, up };
+    child.stdout?.on('data', (d: Buffer) => {
+      w.outBytes += d.length;
+      w.session?.send('O', d);
+      settle(w);
+    });
+    child.stderr?.on('data', (d: Buffer) => {
+      w.errBytes += d.length;
+      // Between commands (warm-up, teardown) its stderr is the agent's log.
+      if (w.session !== undefined) w.session.send('E', d);
+      else opts.log(`command process ${child.pid ?? '?'}: ${d.toString('utf8').trimEnd()}`);
+      settle(w);
+    });
+    child.stdin?.on('error', () => undefined);
+    const exitPipe = child.stdio[EXIT_FD] as Readable | null;
+    let pending = '';
+    exitPipe?.setEncoding('utf8');
+    exitPipe?.on('data', (text: string) => {
+      pending += text;
+      for (let nl = pending.indexOf('\n'); nl >= 0; nl = pending.indexOf('\n')) {
+        const done = parseDone(pending.slice(0, nl));
+        pending = pending.slice(nl + 1);
+        if (done === undefined) {
+          retire(w);
+          continue;
+        }
+        w.done = done;
+        settle(w);
+      }
+    });
+    child.once('close', (code, signal) => {
+      // Died, or exited after its last command; a command without its report gets the exit status.
+      w.retired = true;
+      const i = idle.indexOf(w);
+      if (i >= 0) idle.splice(i, 1);
+      if (w.session !== undefined) {
+        const session = w.session;
+        w.session = undefined;
+        busy.delete(w);
+        session.finish(w.done?.code ?? code ?? 128 + signalNumber(signal));
+      }
+      replenish();
+      if (closing && busy.size === 0) drained?.();
+    });
+    return w;
   };
 
-  const takeWorker = async (): Promise<ChildProcess> => {
+  const takeProcess = async (): Promise<CommandProcess> => {
     for (let tries = 0; tries < 3; tries++) {
-      const w = ready !== undefined && ready.stamp === stampOf() ? ready : undefined;
-      if (w === undefined && ready !== undefined) ready.child.kill();
-      ready = undefined;
-      const candidate = w ?? spawnWorker();
-      if (await candidate.up) return candidate.child;
-      candidate.child.kill();
+      let w: CommandProcess | undefined;
+      while ((w = idle.shift()) !== undefined && (w.retired || w.stamp !== stampOf())) retire(w);
+      const candidate = w ?? spawnProcess();
+      busy.add(candidate);
+      if (await candidate.up && !candidate.retired) return candidate;
+      busy.delete(candidate);
+      retire(candidate);
     }
     throw new Error('command processes fail to start (see the agent log)');
   };
 
   const serve = (socket: Socket): void => {
     const reader = new FrameReader();
-    let child: ChildProcess | undefined;
+    let w: CommandProcess | undefined;
     let request: AgentRequest | undefined;
     let ended = false;
-    const send = (type: 'O' | 'E' | 'W' | 'M' | 'X' | 'F', payload: Uint8Array | string = ''): void => {
-      if (!socket.destroyed) socket.write(encodeFrame(type, payload));
-    };
-    const finish = (code: number): void => {
-      if (ended) return;
-      ended = true;
-      send('X', String(code));
-      socket.end();
-    };
-    const refuse = (message: string): void => {
-      send('E', `vouch agent: ${message}\n`);
-      finish(1);
-    };
     const pendingInput: Buffer[] = [];
     let inputEnded = false;
+    const session: Session = {
+      send(type, payload = '') {
+        if (!socket.destroyed) socket.write(encodeFrame(type, payload));
+      },
+      finish(code) {
+        if (ended) return;
+        ended = true;
+        session.send('X', String(code));
+        socket.end();
+      },
+    };
+    const refuse = (message: string): void => {
+      session.send('E', `vouch agent: ${message}\n`);
+      session.finish(1);
+    };
+
+    const begin = async (r: AgentRequest): Promise<void> => {
+      let taken: CommandProcess;
+      try {
+        taken = await takeProcess();
+      } catch (e) {
+        refuse((e as Error).message);
+        return;
+      }
+      if (ended) {
+        // The front end left while a process was being found: it goes back unused.
+        busy.delete(taken);
+        if (!closing && idle.length < MAX_IDLE) idle.push(taken);
+        else retire(taken);
+        return;
+      }
+      w = taken;
+      w.session = session;
+      for (const d of pendingInput.splice(0)) w.child.stdin?.write(d);
+      if (inputEnded) w.child.stdin?.end();
+      const message: ToWorker = { t: 'run', request: r };
+      w.child.send(message);
+    };
 
     socket.on('data', (chunk: Buffer) => {
       let frames;
@@ -166,20 +312,26 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
           } catch (e) {
             return refuse((e as Error).message);
           }
-          if (request.installation !== installation) {
-            // Another installation's front end: it runs the command itself, with its own code.
+          if (request.installation !== installation || stampOf() !== startStamp) {
+            // Another installation's front end, or this installation was rebuilt since the agent
+            // started (its command processes would load code the agent does not know): the front
+            // end runs the command itself, with its own code.
             ended = true;
-            send('F');
+            session.send('F');
             socket.end();
+            if (stampOf() !== startStamp && !closing) {
+              opts.log('vouch agent: this installation was rebuilt; stopping (start the agent again to use the new build)');
+              void agent.close().then(opts.onStale);
+            }
             return;
           }
           void begin(request);
         } else if (f.type === 'D') {
-          if (child?.stdin !== null && child !== undefined) child.stdin.write(f.payload);
+          if (w !== undefined) w.child.stdin?.write(f.payload);
           else pendingInput.push(Buffer.from(f.payload));
         } else if (f.type === 'Z') {
           inputEnded = true;
-          child?.stdin?.end();
+          w?.child.stdin?.end();
         } else {
           return refuse(`unexpected frame ${JSON.stringify(f.type)}`);
         }
@@ -187,64 +339,15 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     });
     socket.on('error', () => undefined);
     socket.on('close', () => {
-      // The user interrupted the front end, or it died: the command stops too.
-      if (!ended && child !== undefined && child.exitCode === null) child.kill('SIGTERM');
+      // The user interrupted the front end, or it died: its command stops too, with its process.
+      if (!ended && w !== undefined) {
+        w.session = undefined;
+        busy.delete(w);
+        retire(w);
+        replenish();
+      }
       ended = true;
     });
-
-    const begin = async (r: AgentRequest): Promise<void> => {
-      let c: ChildProcess;
-      try {
-        c = await takeWorker();
-      } catch (e) {
-        refuse((e as Error).message);
-        return;
-      }
-      if (ended) {
-        c.kill();
-        return;
-      }
-      child = c;
-      running.add(c);
-      c.stdout?.on('data', (d: Buffer) => send('O', d));
-      c.stderr?.on('data', (d: Buffer) => send('E', d));
-      c.stdin?.on('error', () => undefined);
-      for (const d of pendingInput.splice(0)) c.stdin?.write(d);
-      if (inputEnded) c.stdin?.end();
-      c.on('message', (m: FromWorker) => {
-        if (m.t === 'stdin') send('W');
-        else if (m.t === 'tty') send('M', m.raw ? '1' : '0');
-      });
-      // The status comes early on EXIT_FD (worker.ts), after stdout and stderr have closed; a
-      // process that dies without writing it is answered from its exit.
-      let reported: number | undefined;
-      let streamsOpen = 2;
-      const settle = (): void => {
-        if (reported !== undefined && streamsOpen === 0) finish(reported);
-      };
-      for (const stream of [c.stdout, c.stderr]) {
-        stream?.once('end', () => {
-          streamsOpen--;
-          settle();
-        });
-      }
-      const exitPipe = c.stdio[EXIT_FD] as Readable | null;
-      exitPipe?.setEncoding('utf8');
-      exitPipe?.on('data', (text: string) => {
-        const code = /^(\d{1,3})\n/.exec(text)?.[1];
-        if (code !== undefined) reported = Number(code);
-        settle();
-      });
-      c.once('close', (code, signal) => {
-        running.delete(c);
-        finish(reported ?? code ?? 128 + signalNumber(signal));
-        // The replacement starts once the command is done, so it never competes with it for CPU.
-        if (!closing && ready === undefined) ready = spawnWorker();
-        if (closing && running.size === 0) drained?.();
-      });
-      const message: ToWorker = { t: 'run', request: r };
-      c.send(message);
-    };
   };
 
   prepareSocketDir(opts.socketPath);
@@ -254,11 +357,10 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     server.once('error', reject);
     server.listen(opts.socketPath, () => resolve());
   });
-  ready = spawnWorker();
+  replenish();
   opts.log(`vouch agent: listening on ${opts.socketPath} (pid ${process.pid}; keys kept ${Math.round(opts.keyTtlMs / 1000)} s)`);
 
-  let drained: (() => void) | undefined;
-  return {
+  const agent: RunningAgent = {
     socketPath: opts.socketPath,
     installation,
     async close() {
@@ -267,12 +369,12 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
       clearInterval(sweep);
       keys.clear();
       rmSync(opts.socketPath, { force: true });
-      ready?.child.kill();
-      ready = undefined;
+      for (const w of [...idle]) retire(w);
       server.close();
-      if (running.size > 0) await new Promise<void>((resolve) => (drained = resolve));
+      if (busy.size > 0) await new Promise<void>((resolve) => (drained = resolve));
     },
   };
+  return agent;
 }
 
 function signalNumber(signal: NodeJS.Signals | null): number {

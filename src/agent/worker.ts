@@ -10,10 +10,11 @@
  * it unlocks (`agentKeyCache`), and reports what only a terminal can do (raw mode for passphrase
  * prompts) so the front end does it on the user's terminal.
  */
-import { closeSync, writeSync } from 'node:fs';
+import { writeSync } from 'node:fs';
 import { setFlagsFromString } from 'node:v8';
 import type { UnlockedKeyCache } from '../keystore/file-store.ts';
 import type { AgentRequest } from './protocol.ts';
+import { warmUp } from './warm-up.ts';
 
 /** Messages between the agent and a command process (Node's IPC serializes them as JSON). */
 export type ToWorker =
@@ -44,41 +45,66 @@ function send(message: FromWorker): void {
   process.send?.(message);
 }
 
-/** Waits for the agent's command, takes on its context and runs `run` (the CLI's main). */
-export function serveAgentCommand(run: () => Promise<void>): void {
-  process.once('message', (message: ToWorker) => {
-    if (message.t !== 'run') {
-      process.exit(70);
-    }
+export interface CommandRunner {
+  /** Runs the command now in process.argv (the CLI's main). */
+  run(): Promise<void>;
+  /** Whether the process may run another command after this one (false after a server, say). */
+  reusableAfter(): boolean;
+}
+
+/** The descriptor on which the agent reads that a command is done (its stdio has four before). */
+export const EXIT_FD = 4;
+/** Commands one process runs before it is replaced (memory left behind accumulates). */
+const MAX_COMMANDS = 200;
+const MAX_HEAP_BYTES = 256 * 1024 * 1024;
+
+let commandsRun = 0;
+let current: { readonly reusable: () => boolean } | undefined;
+/** Set once a command read stdin (it cannot be read again) or changed the terminal. */
+let stdinUsed = false;
+let stdinHooked = false;
+
+/**
+ * Runs the agent's commands, one at a time, in this process (warm code runs many times faster
+ * than code met for the first time). A command is done when the event loop has nothing left of it
+ * — the moment a process of its own would exit — seen here as 'beforeExit', since the agent's
+ * channel is unreferenced while a command runs. The process then reports the status and the bytes
+ * it wrote to stdout and stderr on EXIT_FD, so the agent relays all of them before the status, and
+ * either waits for the next command or, when it must not run another (stdin consumed, server
+ * modules loaded, limits reached), exits.
+ */
+export function serveAgentCommand(runner: CommandRunner): void {
+  process.on('message', (message: ToWorker) => {
+    if (message.t !== 'run') return;
+    if (current !== undefined) process.exit(70); // the agent sends one command at a time
+    commandsRun++;
+    current = { reusable: runner.reusableAfter };
     adopt(message.request);
-    process.on('exit', reportExit);
-    // The channel must not keep the process alive once the command is done (a fresh process
-    // exits when its work is); it is referenced again only while a key request is out.
+    process.exitCode = undefined;
     process.channel?.unref();
-    run().catch((e: unknown) => {
+    runner.run().catch((e: unknown) => {
       process.stderr.write(`${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
       process.exitCode = 1;
     });
   });
-  send({ t: 'ready' });
-}
-
-/** The descriptor on which the agent reads a command's exit status (its stdio has four before). */
-export const EXIT_FD = 4;
-
-/**
- * A Node process takes another 10–20 ms after 'exit' to tear down its heap; the front end need not
- * wait for that. The command's output is complete once stdout and stderr are closed (every write to
- * these pipes was synchronous), so close them, then hand the agent the status.
- */
-function reportExit(code: number): void {
-  try {
-    closeSync(1);
-    closeSync(2);
-    writeSync(EXIT_FD, `${code}\n`);
-  } catch {
-    // The agent then takes the status from the process's own exit.
-  }
+  process.on('beforeExit', () => {
+    if (current === undefined) return;
+    const reuse = current.reusable() && !stdinUsed && commandsRun < MAX_COMMANDS && process.memoryUsage().heapUsed < MAX_HEAP_BYTES;
+    current = undefined;
+    const code = typeof process.exitCode === 'number' ? process.exitCode : Number(process.exitCode ?? 0) || 0;
+    const out = process.stdout as NodeJS.WriteStream;
+    const err = process.stderr as NodeJS.WriteStream;
+    try {
+      writeSync(EXIT_FD, `${code} ${out.bytesWritten} ${err.bytesWritten} ${reuse ? 'again' : 'last'}\n`);
+    } catch {
+      process.exit(code);
+    }
+    // Waiting for the next command keeps the process alive; after the last one it exits.
+    if (reuse) process.channel?.ref();
+  });
+  // Ready only once warm: the agent hands a command to a process that is still warming up only
+  // when it has no other.
+  warmUp().catch(() => undefined).finally(() => send({ t: 'ready' }));
 }
 
 function adopt(request: AgentRequest): void {
@@ -92,33 +118,32 @@ function adopt(request: AgentRequest): void {
 
   // The streams are pipes to the agent; where the front end's are terminals, the command must see
   // terminals (prompts hide passphrases only on one, help wraps to its width).
-  const out = process.stdout as NodeJS.WriteStream;
-  const err = process.stderr as NodeJS.WriteStream;
-  if (request.tty.stdout) Object.assign(out, { isTTY: true, columns: request.columns || 80 });
-  if (request.tty.stderr) Object.assign(err, { isTTY: true, columns: request.columns || 80 });
+  const columns = request.columns || 80;
+  Object.assign(process.stdout, request.tty.stdout ? { isTTY: true, columns } : { isTTY: false, columns: undefined });
+  Object.assign(process.stderr, request.tty.stderr ? { isTTY: true, columns } : { isTTY: false, columns: undefined });
   const stdin = process.stdin as NodeJS.ReadStream & { _read: (size: number) => void };
+  stdin.isTTY = request.tty.stdin;
+  if (stdinHooked) return;
+  stdinHooked = true;
   // The front end reads its stdin only once the command does, so typing meant for the shell after
   // a command that never reads stdin stays with the shell.
   const read = stdin._read.bind(stdin);
-  let asked = false;
   stdin._read = (size: number) => {
-    if (!asked) {
-      asked = true;
+    if (!stdinUsed) {
+      stdinUsed = true;
       send({ t: 'stdin' });
     }
     read(size);
   };
-  if (request.tty.stdin) {
-    Object.assign(stdin, {
-      isTTY: true,
-      isRaw: false,
-      setRawMode(raw: boolean) {
-        stdin.isRaw = raw;
-        send({ t: 'tty', raw });
-        return stdin;
-      },
-    });
-  }
+  Object.assign(stdin, {
+    isRaw: false,
+    setRawMode(raw: boolean) {
+      stdinUsed = true;
+      stdin.isRaw = raw;
+      send({ t: 'tty', raw });
+      return stdin;
+    },
+  });
 }
 
 let keyRequests = 0;

@@ -112,12 +112,17 @@ async function run(opts: AgentFlags): Promise<void> {
   const entry = process.argv[1];
   if (entry === undefined) throw new Error('cannot tell which script started vouch');
   if (await answers(socketPath)) throw new Error(`an agent already answers on ${socketPath}; stop it first (vouch agent stop)`);
+  let stopped = (): void => undefined;
   const agent = await startAgent({
-    socketPath, entry, keyTtlMs: ttl * 1000,
+    socketPath, entry, keyTtlMs: ttl * 1000, onStale: () => stopped(),
     log: (m) => process.stderr.write(`${new Date().toISOString()} ${m}\n`),
   });
   const pidFile = writePidFile(socketPath);
   await new Promise<void>((resolve) => {
+    stopped = () => {
+      rmSync(pidFile, { force: true });
+      resolve();
+    };
     const stop = (): void => {
       rmSync(pidFile, { force: true });
       void agent.close().finally(resolve);
