@@ -78,7 +78,7 @@ export function serveAgentCommand(runner: CommandRunner): void {
     if (message.t !== 'run') return;
     if (current !== undefined) process.exit(70); // the agent sends one command at a time
     commandsRun++;
-    current = { reusable: runner.reusableAfter };
+    current = { reusable: () => runner.reusableAfter() };
     adopt(message.request);
     process.exitCode = undefined;
     process.channel?.unref();
