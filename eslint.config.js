@@ -45,11 +45,12 @@ export default tseslint.config(
       'no-constant-condition': ['error', { checkLoops: false }],
     },
   },
-  { files: ['src/crypto/**'], rules: { ...forbid(['tuf', 'keystore', 'storage', 'client', 'server', 'signer', 'cli'], IO_MODULES), ...noClock } },
-  { files: ['src/tuf/**'], rules: { ...forbid(['keystore', 'storage', 'client', 'server', 'signer', 'cli'], IO_MODULES), ...noClock } },
-  { files: ['src/keystore/**', 'src/storage/**'], rules: forbid(['client', 'server', 'signer', 'cli']) },
-  { files: ['src/client/**', 'src/signer/**'], rules: forbid(['cli', 'server']) },
-  { files: ['src/server/**'], rules: forbid(['cli', 'client', 'keystore']) },
+  { files: ['src/crypto/**'], rules: { ...forbid(['tuf', 'keystore', 'storage', 'client', 'server', 'signer', 'agent', 'cli'], IO_MODULES), ...noClock } },
+  { files: ['src/tuf/**'], rules: { ...forbid(['keystore', 'storage', 'client', 'server', 'signer', 'agent', 'cli'], IO_MODULES), ...noClock } },
+  { files: ['src/keystore/**', 'src/storage/**'], rules: forbid(['client', 'server', 'signer', 'agent', 'cli']) },
+  { files: ['src/client/**', 'src/signer/**'], rules: forbid(['cli', 'server', 'agent']) },
+  { files: ['src/server/**'], rules: forbid(['cli', 'client', 'keystore', 'agent']) },
+  { files: ['src/agent/**'], rules: forbid(['cli', 'client', 'server', 'signer', 'storage']) },
   {
     files: ['test/**', 'scripts/**', 'bench/**'],
     rules: {

@@ -113,7 +113,7 @@ export async function buildCli() {
   mkdirSync(dist, { recursive: true });
   writeFileSync(`${BUNDLE}.tmp`, asciiOnly(out.text));
   renameSync(`${BUNDLE}.tmp`, BUNDLE);
-  for (const name of readdirSync(dist)) if (/^vouch-[0-9a-f-]+(-g16)?\.cache$/.test(name)) rmSync(join(dist, name), { force: true });
+  for (const name of readdirSync(dist)) if (/^vouch-[0-9a-f-]+(-g16|-agent)?\.cache$/.test(name)) rmSync(join(dist, name), { force: true });
   writeFileSync(`${INPUTS}.tmp`, JSON.stringify({ bundle: relative(root, BUNDLE), inputs: currentInputs(read) }) + '\n');
   renameSync(`${INPUTS}.tmp`, INPUTS);
   return BUNDLE;

@@ -24,6 +24,9 @@ const rootPath = join(__dirname, '..') + '/';
 const READS_COLLECTION = new Set(['list', 'lookup', 'verify', 'witness', 'inspect']);
 const largeHeap = process.argv.slice(2).some((a) => READS_COLLECTION.has(a));
 if (largeHeap) require('node:v8').setFlagsFromString('--semi-space-growth-factor=16');
+// A command process of `vouch agent` (src/agent) runs with V8 flags of its own, which V8's
+// code-cache check includes too.
+const agentProcess = process.env.VOUCH_AGENT_WORKER === '1';
 
 function builtAndCurrent() {
   if (process.env.VOUCH_FROM_SOURCE === '1') return false;
@@ -48,7 +51,7 @@ function runBuilt() {
   const bytes = readFileSync(file);
   const source = require('node:buffer').isAscii(bytes) ? bytes.latin1Slice(0, bytes.length) : bytes.toString('utf8');
   const id = /^\/\/ vouch-build ([0-9a-f-]{36})\n/.exec(source)?.[1];
-  const cacheFile = id === undefined ? undefined : `${rootPath}dist/vouch-${id}${largeHeap ? '-g16' : ''}.cache`;
+  const cacheFile = id === undefined ? undefined : `${rootPath}dist/vouch-${id}${largeHeap ? '-g16' : ''}${agentProcess ? '-agent' : ''}.cache`;
   let cachedData;
   try {
     if (cacheFile !== undefined) cachedData = readFileSync(cacheFile);
