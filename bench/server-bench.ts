@@ -111,7 +111,7 @@ function runWrk(url: string, durationMs: number): Promise<string> {
   return new Promise((resolve, reject) => {
     const argv = ['-t1', `-c${CONNECTIONS}`, `-d${Math.max(1, Math.round(durationMs / 1000))}s`, '--latency', '--timeout', '5s', '-H', 'Accept-Encoding: gzip', url];
     const [bin, ...rest] = PIN ? [TASKSET, '-c', '1', WRK, ...argv] : [WRK, ...argv];
-    const child = spawn(bin as string, rest, { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(bin, rest, { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     child.stdout.on('data', (c: Buffer) => { out += c.toString(); });
     child.once('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`wrk exited ${String(code)}: ${out}`))));
