@@ -121,16 +121,22 @@ function adopt(request: AgentRequest): void {
   const columns = request.columns || 80;
   Object.assign(process.stdout, request.tty.stdout ? { isTTY: true, columns } : { isTTY: false, columns: undefined });
   Object.assign(process.stderr, request.tty.stderr ? { isTTY: true, columns } : { isTTY: false, columns: undefined });
-  const stdin = process.stdin as NodeJS.ReadStream & { _read: (size: number) => void };
+  const stdin = process.stdin as unknown as NodeJS.ReadStream & { _read: (size: number) => void; _readableState: { highWaterMark: number } };
   stdin.isTTY = request.tty.stdin;
+  // A terminal's stream reads nothing ahead (Node's tty.ReadStream has a high-water mark of 0), so
+  // once a prompt is answered and stdin paused it stops reading and lets the command end; a pipe
+  // reads ahead until end of input, which from a terminal never comes.
+  if (request.tty.stdin) stdin._readableState.highWaterMark = 0;
   if (stdinHooked) return;
   stdinHooked = true;
   // The front end reads its stdin only once the command does, so typing meant for the shell after
   // a command that never reads stdin stays with the shell.
   const read = stdin._read.bind(stdin);
+  let asked = false;
   stdin._read = (size: number) => {
-    if (!stdinUsed) {
-      stdinUsed = true;
+    stdinUsed = true;
+    if (!asked) {
+      asked = true;
       send({ t: 'stdin' });
     }
     read(size);

@@ -14,6 +14,8 @@ import { fileURLToPath } from 'node:url';
 import { buildFrontEnd } from '../../bin/build.mjs';
 import { notaryHarnessForFile } from '../helpers/notary-harness.ts';
 import { DEFAULT_PASSPHRASES } from '../helpers/notary-cli.ts';
+import { KeyFileStore } from '../../src/keystore/file-store.ts';
+import { constantRetriever } from '../../src/keystore/passphrase.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const BIN = join(ROOT, 'bin', 'vouch.cjs');
@@ -219,6 +221,58 @@ test('a rebuilt installation: the agent declines (the command runs directly) and
   } finally {
     utimesSync(stamp, before.atime, before.mtime);
   }
+});
+
+// Runs a command on a new pseudo-terminal, typing each answer after the matching passphrase prompt;
+// prints what the terminal showed, then the exit status and whether echo is on afterwards.
+const PTY_RUNNER = `
+import os, pty, sys, time, termios
+answers = [a.encode() + b'\\r' for a in os.environ['PTY_ANSWERS'].split(',')]
+pid, fd = pty.fork()
+if pid == 0:
+    os.execvp(sys.argv[1], sys.argv[1:])
+out, sent = b'', 0
+while True:
+    try:
+        data = os.read(fd, 4096)
+    except OSError:
+        break
+    if not data:
+        break
+    out += data
+    while sent < len(answers) and out.count(b'passphrase for') > sent:
+        time.sleep(0.2)
+        os.write(fd, answers[sent])
+        sent += 1
+echo = bool(termios.tcgetattr(fd)[3] & termios.ECHO)
+_, status = os.waitpid(pid, 0)
+sys.stdout.write(out.decode('utf8', 'replace'))
+sys.stdout.write(f'<status={os.waitstatus_to_exitcode(status)} echo={echo}>')
+`;
+
+test('a passphrase prompt through the agent hides what is typed and leaves the terminal as it was', { skip }, async () => {
+  const { socket } = startAgent('terminal');
+  const runner = join(work, 'pty-runner.py');
+  writeFileSync(runner, PTY_RUNNER);
+  const onTerminal = (frontEnd: string[], trustDir: string): string => {
+    const r = spawnSync('python3', [runner, ...frontEnd, '-d', trustDir, 'key', 'generate', '--role', 'targets/alice'], {
+      env: { ...baseEnv, VOUCH_AGENT_SOCK: socket, PTY_ANSWERS: 'typed-secret-1,typed-secret-1' }, encoding: 'utf8', timeout: 120_000,
+    });
+    assert.equal(r.status, 0, r.stderr);
+    return r.stdout;
+  };
+  const viaDir = join(work, 'pty-agent');
+  const shown = onTerminal([FRONT_END], viaDir);
+  const directly = onTerminal([process.execPath, BIN], join(work, 'pty-direct'));
+  const keyIdOf = (text: string) => /keyID: ([0-9a-f]{64})/.exec(text)?.[1] ?? assert.fail(text);
+  const [viaId, directId] = [keyIdOf(shown), keyIdOf(directly)];
+  assert.equal(shown.replaceAll(viaId, 'ID').replaceAll(viaId.slice(0, 7), 'ID'), directly.replaceAll(directId, 'ID').replaceAll(directId.slice(0, 7), 'ID'));
+  assert.equal(shown.replaceAll(viaId, 'ID').replaceAll(viaId.slice(0, 7), 'ID'),
+    'Enter passphrase for new targets/alice key with ID ID: \r\nRepeat passphrase for new targets/alice key with ID ID: \r\n'
+    + 'Generated new ecdsa targets/alice key with keyID: ID\r\n<status=0 echo=True>');
+  // The key was stored under what was typed.
+  const store = KeyFileStore.open(viaDir, { retriever: constantRetriever('typed-secret-1') });
+  assert.equal((await store.signer(viaId)).keyId, viaId);
 });
 
 const peers = notaryHarnessForFile();
