@@ -6,7 +6,8 @@
  * Contract:
  * - Listens on a Unix socket in a directory only the user can enter (checked, not assumed).
  * - Each connection is one command: the front end's request is parsed strictly; a request for
- *   another installation or protocol is declined ('F', the front end runs it itself); otherwise an
+ *   another installation, or with another value of a variable Node reads only at start-up
+ *   (NODE_OPTIONS, NODE_EXTRA_CA_CERTS, …), is declined ('F', the front end runs it itself); otherwise an
  *   idle command process takes it, its stdout/stderr become 'O'/'E' frames, its stdin the 'D'
  *   frames, and its status (128+n for a signal) the final 'X' — sent only once every byte the
  *   process reports having written was relayed. A front end that goes away kills its command's
@@ -105,6 +106,16 @@ interface Session {
 /** Idle command processes kept beyond the first (a burst of parallel commands leaves more). */
 const MAX_IDLE = 2;
 
+/**
+ * Environment variables Node or OpenSSL read once, when a process starts; a command whose value
+ * differs from the agent's (which its command processes inherited) cannot run in one of them.
+ */
+const STARTUP_ONLY_ENV = ['NODE_OPTIONS', 'NODE_EXTRA_CA_CERTS', 'NODE_ICU_DATA', 'NODE_PATH', 'SSL_CERT_FILE', 'SSL_CERT_DIR', 'OPENSSL_CONF', 'OPENSSL_MODULES'];
+
+function startUpOnlyDiffers(env: Readonly<Record<string, string>>): boolean {
+  return STARTUP_ONLY_ENV.some((name) => (Object.hasOwn(env, name) ? env[name] : undefined) !== process.env[name]);
+}
+
 function parseDone(line: string): Done | undefined {
   const m = /^(\d{1,3}) (\d{1,15}) (\d{1,15}) (again|last)$/.exec(line);
   if (m === null) return undefined;
@@ -123,14 +134,14 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
   let closing = false;
   let drained: (() => void) | undefined;
 
-  const heldKey = (digest: string): string | undefined => {
+  const heldKey = (digest: string): Held | undefined => {
     const h = keys.get(digest);
     if (h === undefined) return undefined;
     if (h.expires <= now()) {
       keys.delete(digest);
       return undefined;
     }
-    return h.pkcs8;
+    return h;
   };
   // Expired keys leave memory even when nobody asks for them again.
   const sweep = setInterval(() => {
@@ -183,8 +194,9 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     const w: CommandProcess = { child, stamp, up, outBytes: 0, errBytes: 0, session: undefined, done: undefined, retired: false };
     child.on('message', (m: FromWorker) => {
       if (m.t === 'key-get') {
-        const pkcs8 = heldKey(m.digest);
-        const reply: ToWorker = pkcs8 === undefined ? { t: 'key', id: m.id } : { t: 'key', id: m.id, pkcs8 };
+        const held = heldKey(m.digest);
+        // The expiry is the agent's clock's; command processes share the machine's clock.
+        const reply: ToWorker = held === undefined ? { t: 'key', id: m.id } : { t: 'key', id: m.id, pkcs8: held.pkcs8, expires: held.expires };
         if (child.connected) child.send(reply);
       } else if (m.t === 'key-put' && opts.keyTtlMs > 0 && typeof m.digest === 'string' && typeof m.pkcs8 === 'string') {
         keys.set(m.digest, { pkcs8: m.pkcs8, expires: now() + opts.keyTtlMs });
@@ -314,6 +326,14 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
             request = parseRequest(f.payload);
           } catch (e) {
             return refuse((e as Error).message);
+          }
+          if (startUpOnlyDiffers(request.env)) {
+            // Node or OpenSSL read this variable only when a process starts, so a process the
+            // agent started earlier cannot honour it: the command runs in a process of its own.
+            ended = true;
+            session.send('F');
+            socket.end();
+            return;
           }
           if (request.installation !== installation || stampOf() !== startStamp) {
             // Another installation's front end, or this installation was rebuilt since the agent

@@ -1,10 +1,11 @@
 /**
  * A command process the agent started ahead of time (VOUCH_AGENT_WORKER=1): it has loaded Vouch
- * and waits for one command. The agent sends the command line, environment, working directory
- * and umask over the IPC channel; the process takes them on as its own and runs the CLI exactly
- * as a freshly started one would, with its real stdout, stderr and stdin (pipes the agent relays
- * to the front end) and its real exit status. One command per process: nothing a command leaves
- * behind in module state can reach the next one.
+ * and waits for commands. The agent sends the command line, environment, working directory and
+ * umask over the IPC channel; the process takes them on as its own and runs the CLI as a freshly
+ * started one would, with its stdout, stderr and stdin (pipes the agent relays to the front end)
+ * and its exit status. The CLI is built anew for each command and keeps no other state between
+ * commands (caches are per command); what cannot be undone — stdin read, service modules loaded —
+ * ends the process after that command.
  *
  * Over the same channel the process asks the agent for keys it unlocked earlier and hands it keys
  * it unlocks (`agentKeyCache`), and reports what only a terminal can do (raw mode for passphrase
@@ -19,7 +20,7 @@ import { warmUp } from './warm-up.ts';
 /** Messages between the agent and a command process (Node's IPC serializes them as JSON). */
 export type ToWorker =
   | { readonly t: 'run'; readonly request: AgentRequest }
-  | { readonly t: 'key'; readonly id: number; readonly pkcs8?: string };
+  | { readonly t: 'key'; readonly id: number; readonly pkcs8?: string; readonly expires?: number };
 export type FromWorker =
   | { readonly t: 'ready' }
   | { readonly t: 'stdin' }
@@ -153,7 +154,12 @@ function adopt(request: AgentRequest): void {
 }
 
 let keyRequests = 0;
-const waiting = new Map<number, (pkcs8: Uint8Array | undefined) => void>();
+const waiting = new Map<number, (held: { pkcs8: Uint8Array; expires: number } | undefined) => void>();
+/**
+ * Keys the agent handed this process, until the agent's expiry for them: the next command that
+ * signs with one need not ask the agent again (a round trip to a process that may be idle).
+ */
+const handed = new Map<string, { readonly pkcs8: Uint8Array; readonly expires: number }>();
 
 function onKeyReply(message: ToWorker): void {
   if (message.t !== 'key') return;
@@ -161,7 +167,8 @@ function onKeyReply(message: ToWorker): void {
   if (resolve === undefined) return;
   waiting.delete(message.id);
   if (waiting.size === 0) process.channel?.unref();
-  resolve(message.pkcs8 === undefined ? undefined : Buffer.from(message.pkcs8, 'base64'));
+  const held = message.pkcs8 === undefined || message.expires === undefined ? undefined : { pkcs8: Buffer.from(message.pkcs8, 'base64'), expires: message.expires };
+  resolve(held);
 }
 
 /** The agent's store of unlocked keys, in a command process the agent started; else undefined. */
@@ -169,13 +176,19 @@ export function agentKeyCache(): UnlockedKeyCache | undefined {
   if (!isAgentWorker()) return undefined;
   if (process.listeners('message').every((l) => l !== onKeyReply)) process.on('message', onKeyReply);
   return {
-    get(fileDigest) {
+    async get(fileDigest) {
+      const local = handed.get(fileDigest);
+      if (local !== undefined && local.expires > Date.now()) return local.pkcs8;
+      handed.delete(fileDigest);
       const id = ++keyRequests;
-      return new Promise((resolve) => {
+      const held = await new Promise<{ pkcs8: Uint8Array; expires: number } | undefined>((resolve) => {
         waiting.set(id, resolve);
         process.channel?.ref();
         send({ t: 'key-get', id, digest: fileDigest });
       });
+      if (held === undefined) return undefined;
+      handed.set(fileDigest, held);
+      return held.pkcs8;
     },
     put(fileDigest, pkcs8) {
       send({ t: 'key-put', digest: fileDigest, pkcs8: Buffer.from(pkcs8).toString('base64') });

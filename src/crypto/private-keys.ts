@@ -101,13 +101,23 @@ function requirePrivate(key: KeyObject): void {
   if (key.type !== 'private') throw new PrivateKeyError('UNSUPPORTED_KEY_TYPE', 'a private key is required');
 }
 
+/**
+ * A generated key as a key object of its own. On Node 20 the key-generation job shares a lock with
+ * the key it made and takes it when the garbage collector destroys the job; if that happens while
+ * the key is being exported as a JWK (which allocates under the lock), the process deadlocks
+ * (seen in a long-lived `vouch agent` process). A key re-read from its DER shares nothing with the job.
+ */
+function detached(key: KeyObject): KeyObject {
+  return createPrivateKey({ key: key.export({ format: 'der', type: 'pkcs8' }), format: 'der', type: 'pkcs8' });
+}
+
 /** Generates a new key. RSA is refused with notary's message. */
 export function generateKey(keyType: NotaryKeyType, opts: { curve?: EcCurve } = {}): KeyObject {
   switch (keyType) {
     case 'ecdsa':
-      return generateKeyPairSync('ec', { namedCurve: curveByName(opts.curve ?? 'P-256').name }).privateKey;
+      return detached(generateKeyPairSync('ec', { namedCurve: curveByName(opts.curve ?? 'P-256').name }).privateKey);
     case 'ed25519':
-      return generateKeyPairSync('ed25519').privateKey;
+      return detached(generateKeyPairSync('ed25519').privateKey);
     case 'rsa':
       throw new PrivateKeyError('UNSUPPORTED_KEY_TYPE', 'rsa keys can only be imported');
     default:

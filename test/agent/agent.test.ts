@@ -180,6 +180,13 @@ test('without an agent, or for another installation, the front end runs the comm
   const r = viaAgent(socket, ['version'], {}, join(other, 'dist', 'vouch-client'));
   assert.deepEqual(r, { status: 0, stdout: 'other installation: version\n', stderr: '' });
   assert.equal(viaAgent(socket, ['version']).stdout, direct(['version']).stdout);
+
+  // A variable Node reads only at start-up, set for this command alone: it runs in a process of its own.
+  const preload = join(work, 'preload.cjs');
+  writeFileSync(preload, "process.stderr.write('preloaded\\n');\n");
+  const withOptions = viaAgent(socket, ['version'], { env: { NODE_OPTIONS: `--require ${preload}` } });
+  assert.deepEqual(withOptions, direct(['version'], { env: { NODE_OPTIONS: `--require ${preload}` } }));
+  assert.equal(withOptions.stderr, 'preloaded\n');
 });
 
 test('the socket must be in a directory only its owner can enter', { skip }, () => {
@@ -197,7 +204,9 @@ test('the socket must be in a directory only its owner can enter', { skip }, () 
 
 test('a front end that goes away takes its command with it; the agent goes on', { skip }, async () => {
   const { socket, pid } = startAgent('interrupt');
-  await until('a ready command process', () => commandProcesses(pid).length === 1);
+  // A first command makes sure the process is ready (and stays: it is reused), so the next one
+  // starts in it at once.
+  assert.equal(viaAgent(socket, ['version']).status, 0);
   const [first] = commandProcesses(pid);
   // Waits for stdin that never ends.
   const child = spawn(FRONT_END, ['-d', join(work, 'interrupt-trust'), 'add', 'example.com/int', '--from-file', '-'], {
