@@ -7,7 +7,7 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type SpawnSyncReturns } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -187,6 +187,27 @@ test('without an agent, or for another installation, the front end runs the comm
   const withOptions = viaAgent(socket, ['version'], { env: { NODE_OPTIONS: `--require ${preload}` } });
   assert.deepEqual(withOptions, direct(['version'], { env: { NODE_OPTIONS: `--require ${preload}` } }));
   assert.equal(withOptions.stderr, 'preloaded\n');
+});
+
+test('the installed command (bin/vouch, linked as npm links it) uses the agent only when VOUCH_AGENT_SOCK names one', { skip }, async () => {
+  const { socket, pid } = startAgent('launcher');
+  const link = join(work, 'bin-link', 'vouch');
+  mkdirSync(join(work, 'bin-link'), { recursive: true });
+  symlinkSync(join(ROOT, 'bin', 'vouch'), link);
+  const run = (args: string[], env: NodeJS.ProcessEnv) => ran(spawnSync(link, args, { env: { ...baseEnv, ...env }, encoding: 'utf8', timeout: 60_000 }));
+  assert.deepEqual(run(['version'], {}), direct(['version']));
+  assert.deepEqual(run(['version'], { VOUCH_AGENT_SOCK: socket }), direct(['version']));
+  // `--help` loads the service modules, after which the agent replaces the process that ran it:
+  // a changed process shows the command ran in the agent, an unchanged one that it did not.
+  await until('one idle command process', () => commandProcesses(pid).length === 1);
+  const [before] = commandProcesses(pid);
+  assert.deepEqual(run(['--help'], {}), direct(['--help']));
+  assert.deepEqual(commandProcesses(pid), [before]);
+  assert.deepEqual(run(['--help'], { VOUCH_AGENT_SOCK: socket }), direct(['--help']));
+  await until('the process that ran --help replaced', () => {
+    const now = commandProcesses(pid);
+    return now.length === 1 && now[0] !== before;
+  });
 });
 
 test('the socket must be in a directory only its owner can enter', { skip }, () => {
