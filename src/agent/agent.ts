@@ -103,6 +103,9 @@ interface Session {
   finish(code: number): void;
 }
 
+/** How long a retired command process has to exit after SIGTERM before it gets SIGKILL. */
+const KILL_GRACE_MS = 3000;
+
 /** Idle command processes kept beyond the first (a burst of parallel commands leaves more). */
 const MAX_IDLE = 2;
 
@@ -153,7 +156,13 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     w.retired = true;
     const i = idle.indexOf(w);
     if (i >= 0) idle.splice(i, 1);
-    if (w.child.exitCode === null && w.child.signalCode === null) w.child.kill();
+    const alive = (): boolean => w.child.exitCode === null && w.child.signalCode === null;
+    if (!alive()) return;
+    w.child.kill();
+    // A process stuck in native code may never act on SIGTERM; it must not outlive the agent.
+    setTimeout(() => {
+      if (alive()) w.child.kill('SIGKILL');
+    }, KILL_GRACE_MS).unref();
   };
 
   /** Keeps one process ready while nothing runs, started after commands so it never competes. */

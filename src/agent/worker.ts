@@ -88,6 +88,8 @@ export function serveAgentCommand(runner: CommandRunner): void {
       process.exitCode = 1;
     });
   });
+  // The agent is gone (stopped, or killed): nothing can reach a command's output any more.
+  process.on('disconnect', () => process.exit(current === undefined ? 0 : 1));
   process.on('beforeExit', () => {
     if (current === undefined) return;
     const reuse = current.reusable() && !stdinUsed && commandsRun < MAX_COMMANDS && process.memoryUsage().heapUsed < MAX_HEAP_BYTES;

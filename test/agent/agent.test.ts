@@ -239,6 +239,16 @@ test('a front end that goes away takes its command with it; the agent goes on', 
   assert.equal(viaAgent(socket, ['version']).status, 0);
 });
 
+test('command processes do not outlive a killed agent; the front end then runs commands itself', { skip }, async () => {
+  const { socket, pid } = startAgent('killed');
+  assert.equal(viaAgent(socket, ['version']).status, 0);
+  const [worker] = commandProcesses(pid);
+  assert.ok(worker !== undefined);
+  process.kill(pid, 'SIGKILL');
+  await until('the command process gone', () => !existsSync(`/proc/${worker}`));
+  assert.deepEqual(viaAgent(socket, ['version']), direct(['version']));
+});
+
 test('a rebuilt installation: the agent declines (the command runs directly) and stops', { skip }, async () => {
   const { socket } = startAgent('rebuilt');
   assert.equal(viaAgent(socket, ['version']).status, 0);
