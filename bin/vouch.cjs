@@ -21,12 +21,13 @@ const rootPath = join(__dirname, '..') + '/';
 // Growing it 16× per step leaves two or three scavenges (≈ 7 ms). Other commands keep V8's
 // default: committing the larger young generation costs a short command ≈ 10 ms. The flag is
 // part of V8's code-cache check, so each setting keeps its own cache file.
-const READS_COLLECTION = new Set(['list', 'lookup', 'verify', 'witness', 'inspect']);
-const largeHeap = process.argv.slice(2).some((a) => READS_COLLECTION.has(a));
-if (largeHeap) require('node:v8').setFlagsFromString('--semi-space-growth-factor=16');
-// A command process of `vouch agent` (src/agent) runs with V8 flags of its own, which V8's
-// code-cache check includes too.
+// A command process of `vouch agent` (src/agent) runs many commands, so it grows its young
+// generation once for all of them; it also runs with V8 flags of its own, which V8's code-cache
+// check includes too.
 const agentProcess = process.env.VOUCH_AGENT_WORKER === '1';
+const READS_COLLECTION = new Set(['list', 'lookup', 'verify', 'witness', 'inspect']);
+const largeHeap = agentProcess || process.argv.slice(2).some((a) => READS_COLLECTION.has(a));
+if (largeHeap) require('node:v8').setFlagsFromString('--semi-space-growth-factor=16');
 
 function builtAndCurrent() {
   if (process.env.VOUCH_FROM_SOURCE === '1') return false;

@@ -13,10 +13,9 @@
  *   process reports having written was relayed. A front end that goes away kills its command's
  *   process.
  * - Command processes run commands one after another (worker.ts says when one must not run
- *   another); one is kept idle, started when no command runs; a process that loaded an earlier
- *   build (dist/vouch.inputs.json changed) is replaced instead of used.
- * - Once the installation is rebuilt, the agent declines every command and stops: processes
- *   it would start now run code of another version than its own.
+ *   another); one is kept idle, started when no command runs.
+ * - Once the installation is rebuilt (dist/vouch.inputs.json changed), the agent declines every
+ *   command and stops: processes it would start now run code of another version than its own.
  * - Unlocked keys are held in memory for `keyTtlMs` after they were last unlocked (0: never),
  *   keyed by the SHA-256 of the encrypted key file; they are never written anywhere.
  * - SIGTERM/SIGINT: the socket is removed at once, ready processes are stopped, commands under
@@ -87,7 +86,6 @@ interface Done {
 /** A command process of the agent and the command it is running, if any. */
 interface CommandProcess {
   readonly child: ChildProcess;
-  readonly stamp: number;
   readonly up: Promise<boolean>;
   /** Bytes relayed from its stdout and stderr over its whole life (it reports the same totals). */
   outBytes: number;
@@ -178,7 +176,7 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     w.session = undefined;
     busy.delete(w);
     session?.finish(d.code);
-    if (d.again && !closing && !w.retired && w.stamp === stampOf() && idle.length < MAX_IDLE) idle.push(w);
+    if (d.again && !closing && !w.retired && idle.length < MAX_IDLE) idle.push(w);
     else if (!d.again) w.retired = true; // it exits by itself
     else retire(w);
     replenish();
@@ -186,7 +184,6 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
   };
 
   const spawnProcess = (): CommandProcess => {
-    const stamp = stampOf();
     // Node's own flags (`node --max-old-space-size=… bin/vouch.cjs agent run`) apply to commands too.
     // A command process idles between commands, and V8 uses idle time to drop compiled code it
     // has not run lately and to shrink the heap: exactly the warm state it is kept for (the next
@@ -200,7 +197,7 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
       child.once('exit', () => resolve(false));
       child.once('error', () => resolve(false));
     });
-    const w: CommandProcess = { child, stamp, up, outBytes: 0, errBytes: 0, session: undefined, done: undefined, retired: false };
+    const w: CommandProcess = { child, up, outBytes: 0, errBytes: 0, session: undefined, done: undefined, retired: false };
     child.on('message', (m: FromWorker) => {
       if (m.t === 'key-get') {
         const held = heldKey(m.digest);
@@ -264,7 +261,7 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
   const takeProcess = async (): Promise<CommandProcess> => {
     for (let tries = 0; tries < 3; tries++) {
       let w: CommandProcess | undefined;
-      while ((w = idle.shift()) !== undefined && (w.retired || w.stamp !== stampOf())) retire(w);
+      while ((w = idle.shift()) !== undefined && w.retired) retire(w);
       const candidate = w ?? spawnProcess();
       busy.add(candidate);
       if (await candidate.up && !candidate.retired) return candidate;
@@ -336,22 +333,16 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
           } catch (e) {
             return refuse((e as Error).message);
           }
-          if (startUpOnlyDiffers(request.env)) {
-            // Node or OpenSSL read this variable only when a process starts, so a process the
-            // agent started earlier cannot honour it: the command runs in a process of its own.
+          const rebuilt = stampOf() !== startStamp;
+          // Declined, the front end runs the command in a process of its own, with its own code:
+          // a variable Node or OpenSSL reads only at start-up differs from the agent's, the front
+          // end is another installation's, or this one was rebuilt since the agent started (its
+          // command processes would load code the agent does not know).
+          if (startUpOnlyDiffers(request.env) || request.installation !== installation || rebuilt) {
             ended = true;
             session.send('F');
             socket.end();
-            return;
-          }
-          if (request.installation !== installation || stampOf() !== startStamp) {
-            // Another installation's front end, or this installation was rebuilt since the agent
-            // started (its command processes would load code the agent does not know): the front
-            // end runs the command itself, with its own code.
-            ended = true;
-            session.send('F');
-            socket.end();
-            if (stampOf() !== startStamp && !closing) {
+            if (rebuilt && !closing) {
               opts.log('vouch agent: this installation was rebuilt; stopping (start the agent again to use the new build)');
               void agent.close().then(opts.onStale);
             }

@@ -108,7 +108,7 @@ export function parseRequest(payload: Buffer): AgentRequest {
   };
 }
 
-/** Builds an 'R' payload as the front end does; for tests and the Node-side client. */
+/** Builds an 'R' payload as the front end (native/vouch-client.c) does; for tests. */
 export function encodeRequest(r: AgentRequest): Buffer {
   const tty = (b: boolean): string => (b ? '1' : '0');
   const fields = [

@@ -12,7 +12,6 @@
  * prompts) so the front end does it on the user's terminal.
  */
 import { writeSync } from 'node:fs';
-import { setFlagsFromString } from 'node:v8';
 import type { UnlockedKeyCache } from '../keystore/file-store.ts';
 import type { AgentRequest } from './protocol.ts';
 import { warmUp } from './warm-up.ts';
@@ -38,10 +37,6 @@ export function isAgentWorker(): boolean {
   return startedByAgent;
 }
 
-// The same commands as bin/vouch.cjs's READS_COLLECTION: they parse a whole collection at once,
-// and V8's young generation grown 16× per scavenge copies that working set far less often.
-const READS_COLLECTION = new Set(['list', 'lookup', 'verify', 'witness', 'inspect']);
-
 function send(message: FromWorker): void {
   process.send?.(message);
 }
@@ -60,7 +55,7 @@ const MAX_COMMANDS = 200;
 const MAX_HEAP_BYTES = 256 * 1024 * 1024;
 
 let commandsRun = 0;
-let current: { readonly reusable: () => boolean } | undefined;
+let running = false;
 /** Set once a command read stdin (it cannot be read again) or changed the terminal. */
 let stdinUsed = false;
 let stdinHooked = false;
@@ -77,9 +72,9 @@ let stdinHooked = false;
 export function serveAgentCommand(runner: CommandRunner): void {
   process.on('message', (message: ToWorker) => {
     if (message.t !== 'run') return;
-    if (current !== undefined) process.exit(70); // the agent sends one command at a time
+    if (running) process.exit(70); // the agent sends one command at a time
     commandsRun++;
-    current = { reusable: () => runner.reusableAfter() };
+    running = true;
     adopt(message.request);
     process.exitCode = undefined;
     process.channel?.unref();
@@ -89,11 +84,11 @@ export function serveAgentCommand(runner: CommandRunner): void {
     });
   });
   // The agent is gone (stopped, or killed): nothing can reach a command's output any more.
-  process.on('disconnect', () => process.exit(current === undefined ? 0 : 1));
+  process.on('disconnect', () => process.exit(running ? 1 : 0));
   process.on('beforeExit', () => {
-    if (current === undefined) return;
-    const reuse = current.reusable() && !stdinUsed && commandsRun < MAX_COMMANDS && process.memoryUsage().heapUsed < MAX_HEAP_BYTES;
-    current = undefined;
+    if (!running) return;
+    const reuse = runner.reusableAfter() && !stdinUsed && commandsRun < MAX_COMMANDS && process.memoryUsage().heapUsed < MAX_HEAP_BYTES;
+    running = false;
     const code = typeof process.exitCode === 'number' ? process.exitCode : Number(process.exitCode ?? 0) || 0;
     const out = process.stdout as NodeJS.WriteStream;
     const err = process.stderr as NodeJS.WriteStream;
@@ -117,7 +112,6 @@ function adopt(request: AgentRequest): void {
   Object.assign(process.env, request.env);
   process.chdir(request.cwd);
   process.umask(request.umask);
-  if (request.args.some((a) => READS_COLLECTION.has(a))) setFlagsFromString('--semi-space-growth-factor=16');
 
   // The streams are pipes to the agent; where the front end's are terminals, the command must see
   // terminals (prompts hide passphrases only on one, help wraps to its width).

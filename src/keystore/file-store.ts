@@ -271,15 +271,8 @@ export class KeyFileStore {
       const encrypted = isEncryptedPrivateKeyPem(parsed.block);
       const passphrase = encrypted ? quiet?.({ keyName: keyId, alias: parsed.role, createNew: false, attempt: 0 }) : undefined;
       if (encrypted && passphrase === undefined && this.unlockedKeys === undefined) continue;
-      const attempt = (async () => {
-        const held = encrypted ? await this.heldKey(file) : undefined;
-        if (held !== undefined) return this.remember(keyId, path, held, parsed);
-        if (encrypted && passphrase === undefined) return undefined;
-        const key = await readPrivateKeyPemAsync(parsed.block, passphrase);
-        const entry = this.remember(keyId, path, key, parsed);
-        if (encrypted) this.hold(file, key);
-        return entry;
-      })().catch(() => undefined);
+      // Without a passphrase only the cache can unlock it: the decryption refuses at once.
+      const attempt = this.unlockFile(keyId, path, file, () => readPrivateKeyPemAsync(parsed.block, passphrase)).catch(() => undefined);
       this.pending.set(keyId, attempt);
       void attempt.finally(() => {
         if (this.pending.get(keyId) === attempt) this.pending.delete(keyId);
@@ -309,11 +302,15 @@ export class KeyFileStore {
     if (cached !== undefined) return cached;
     const path = this.get(keyId).path;
     const file = this.readForUnlock(path);
-    const { parsed } = file;
-    const encrypted = isEncryptedPrivateKeyPem(parsed.block);
+    return this.unlockFile(keyId, path, file, () => readKeyBlock(file.parsed, path, this.retriever, keyId));
+  }
+
+  /** The key from the unlocked-key cache, else from `decrypt` (then handed to the cache). */
+  private async unlockFile(keyId: string, path: string, file: KeyFileRead, decrypt: () => Promise<KeyObject>): Promise<Unlocked> {
+    const encrypted = isEncryptedPrivateKeyPem(file.parsed.block);
     const held = encrypted ? await this.heldKey(file) : undefined;
-    if (held !== undefined) return this.remember(keyId, path, held, parsed);
-    const entry = this.remember(keyId, path, await readKeyBlock(parsed, path, this.retriever, keyId), parsed);
+    if (held !== undefined) return this.remember(keyId, path, held, file.parsed);
+    const entry = this.remember(keyId, path, await decrypt(), file.parsed);
     if (encrypted) this.hold(file, entry.key);
     return entry;
   }
