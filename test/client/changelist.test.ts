@@ -13,8 +13,9 @@ import { addTargetChange, delegationChange, removeTargetChange, rotateRoleChange
 import { parsePublicKey } from '../../src/tuf/keys.ts';
 import { fileMetaOf } from '../../src/tuf/verify.ts';
 import { hasCode } from '../../src/errors.ts';
+import { NOTARY_COMPAT } from '../helpers/fixtures.js';
 
-const FIXTURES = '/work/shared/fixtures/notary-compat';
+const FIXTURES = NOTARY_COMPAT;
 const FIXTURE_CHANGES = [
   'notary0.1/tuf/docker.com/notary0.1/samplerepo/changelist/01454633937352279550_d85b9e45-2339-4fb4-b8f8-705ee39f73b7.change',
   'notary0.3/tuf/docker.com/notary0.3/tst/changelist/01469661765810851111_248d5486-7f39-42c6-80ab-c29bfb336e99.change',

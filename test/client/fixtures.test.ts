@@ -1,5 +1,5 @@
 /**
- * The trust directories written by notary 0.1 and 0.3 (../shared/fixtures/notary-compat): they
+ * The trust directories written by notary 0.1 and 0.3 (test/fixtures/notary-compat): they
  * open (legacy key layout migrated), list offline from their cache, show their staged changes,
  * and publish them (0.1, to the real notary-server; the real notary client then lists the result).
  * The 0.3 root certificate expired on 2026-07-25: it is refused with notary's message, and with a
@@ -17,8 +17,9 @@ import { loadLocal, stateOf } from '../../src/client/context.ts';
 import { publishSigners, toChanges } from '../../src/client/plan.ts';
 import { signChanges } from '../../src/tuf/builder.ts';
 import { vouchClient } from './helpers.ts';
+import { NOTARY_COMPAT } from '../helpers/fixtures.js';
 
-const FIXTURES = '/work/shared/fixtures/notary-compat';
+const FIXTURES = NOTARY_COMPAT;
 const GUN01 = 'docker.com/notary0.1/samplerepo';
 const GUN03 = 'docker.com/notary0.3/tst';
 const IN_03_WINDOW = new Date('2021-06-01T00:00:00Z');

@@ -18,6 +18,7 @@ import {
   privateKeyToPkcs8,
 } from '../../src/crypto/pkcs8.ts';
 import { isEncryptedPrivateKeyPem, readPrivateKeyPem, writeEncryptedPrivateKeyPem } from '../../src/crypto/private-key-pem.ts';
+import { NOTARY_COMPAT } from '../helpers/fixtures.js';
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 const b64 = (b: Uint8Array): string => Buffer.from(b).toString('base64');
@@ -101,7 +102,7 @@ describe('vector 10: notary 0.7 encrypted PKCS#8', () => {
   });
 });
 
-const FIXTURES = '/work/shared/fixtures/notary-compat';
+const FIXTURES = NOTARY_COMPAT;
 
 function keyFiles(dir: string): string[] {
   return readdirSync(dir).sort().flatMap((n) => {

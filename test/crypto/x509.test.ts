@@ -18,8 +18,9 @@ import {
   parseCertificateBundle,
   type Certificate,
 } from '../../src/crypto/x509.ts';
+import { NOTARY_COMPAT } from '../helpers/fixtures.js';
 
-const FIXTURE_ROOT = '/work/shared/fixtures/notary-compat/notary0.3/tuf/docker.com/notary0.3/tst/metadata/root.json';
+const FIXTURE_ROOT = `${NOTARY_COMPAT}/notary0.3/tuf/docker.com/notary0.3/tst/metadata/root.json`;
 const CERTS = new URL('../fixtures/certs/', import.meta.url);
 const DAY_MS = 86_400_000;
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');

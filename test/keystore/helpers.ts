@@ -4,6 +4,7 @@ import { cpSync, lstatSync, mkdtempSync, readdirSync, readFileSync, rmSync } fro
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { after } from 'node:test';
+import { NOTARY_COMPAT } from '../helpers/fixtures.js';
 
 const dirs: string[] = [];
 after(() => {
@@ -49,7 +50,7 @@ export function snapshotDir(dir: string): Record<string, DirEntrySnapshot> {
   return out;
 }
 
-export const FIXTURES = '/work/shared/fixtures/notary-compat';
+export const FIXTURES = NOTARY_COMPAT;
 
 /** A private copy of a compatibility fixture trust dir (migration changes it). */
 export function copyFixture(name: 'notary0.1' | 'notary0.3'): string {

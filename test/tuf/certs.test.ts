@@ -20,8 +20,9 @@ import {
   rootLeafKeys,
 } from '../../src/tuf/certs.ts';
 import { canonicalKeyId, makePublicKey, parsePublicKey, publicKeyFromPrivate, verifySignature, type PublicKey } from '../../src/tuf/keys.ts';
+import { NOTARY_COMPAT } from '../helpers/fixtures.js';
 
-const ROOT = '/work/shared/fixtures/notary-compat/notary0.3/tuf/docker.com/notary0.3/tst/metadata/root.json';
+const ROOT = `${NOTARY_COMPAT}/notary0.3/tuf/docker.com/notary0.3/tst/metadata/root.json`;
 const CERT_KEY = '354e203ba09dbe17807b6a9d191bff887167c06d121e738d849446a9c76c2866';
 const GUN = 'docker.com/notary0.3/tst';
 const CERTS = new URL('../fixtures/certs/', import.meta.url);

@@ -1,5 +1,5 @@
 /**
- * The trust dirs written by notary 0.1 and 0.3 (shared/fixtures/notary-compat) load through the
+ * The trust dirs written by notary 0.1 and 0.3 (test/fixtures/notary-compat) load through the
  * trusted-metadata state machine: root → timestamp → snapshot → targets → delegations.
  */
 import { test } from 'node:test';
@@ -9,8 +9,10 @@ import { TrustedCollection } from '../../src/tuf/trusted.ts';
 import { parseGun, type RoleName } from '../../src/tuf/types.ts';
 import { hasCode } from '../../src/errors.ts';
 import { sha256Hex } from '../../src/tuf/verify.ts';
+import { NOTARY_COMPAT } from '../helpers/fixtures.js';
+import { pathToFileURL } from 'node:url';
 
-const FIXTURES = new URL('../../../shared/fixtures/notary-compat/', import.meta.url);
+const FIXTURES = pathToFileURL(`${NOTARY_COMPAT}/`);
 const TODAY = new Date('2026-11-25T12:00:00Z');
 
 function metadataDir(version: string, gun: string): URL {

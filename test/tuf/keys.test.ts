@@ -21,8 +21,9 @@ import {
 } from '../../src/tuf/keys.ts';
 import { localSigner } from '../../src/tuf/local-signer.ts';
 import { rootCertificateKey } from '../../src/tuf/certs.ts';
+import { NOTARY_COMPAT } from '../helpers/fixtures.js';
 
-const META = '/work/shared/fixtures/notary-compat/notary0.3/tuf/docker.com/notary0.3/tst/metadata/';
+const META = `${NOTARY_COMPAT}/notary0.3/tuf/docker.com/notary0.3/tst/metadata/`;
 const CERT_KEY = '354e203ba09dbe17807b6a9d191bff887167c06d121e738d849446a9c76c2866';
 const b64 = (b: Uint8Array): string => Buffer.from(b).toString('base64');
 const bytes = (s: string): Uint8Array => new Uint8Array(Buffer.from(s));

@@ -14,11 +14,13 @@ import { VouchError } from '../../src/errors.ts';
 import { parseMetadata, type Metadata, type TargetsSigned } from '../../src/tuf/metadata.ts';
 import { verifySignatures, type RoleVerifier } from '../../src/tuf/verify.ts';
 import type { JsonValue } from '../../src/tuf/canonical.ts';
+import { NOTARY_COMPAT } from '../helpers/fixtures.js';
+import { pathToFileURL } from 'node:url';
 
 const RUNS = Number(process.env.VOUCH_PROPERTY_RUNS ?? 10_000);
-const DIR = new URL('../../../shared/fixtures/notary-compat/notary0.1/tuf/docker.com/notary0.1/samplerepo/metadata/', import.meta.url);
+const DIR = pathToFileURL(`${NOTARY_COMPAT}/notary0.1/tuf/docker.com/notary0.1/samplerepo/metadata/`);
 // The delegation (signed with rsapss) comes from the notary 0.3 fixture, the only one that has one.
-const DIR03 = new URL('../../../shared/fixtures/notary-compat/notary0.3/tuf/docker.com/notary0.3/tst/metadata/', import.meta.url);
+const DIR03 = pathToFileURL(`${NOTARY_COMPAT}/notary0.3/tuf/docker.com/notary0.3/tst/metadata/`);
 const DELEGATION = 'targets/releases';
 const ROLES = ['root', 'targets', 'snapshot', 'timestamp', DELEGATION] as const;
 

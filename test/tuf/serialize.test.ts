@@ -12,8 +12,10 @@ import { canonicalBytes, encodeEnvelope, type JsonObject, type JsonValue } from 
 import { publicKeyFromPrivate, publicKeyJson, makePublicKey } from '../../src/tuf/keys.ts';
 import { checkHashStructure, isTargets, parseMetadata } from '../../src/tuf/metadata.ts';
 import { serializeSigned } from '../../src/tuf/serialize.ts';
+import { NOTARY_COMPAT } from '../helpers/fixtures.js';
+import { pathToFileURL } from 'node:url';
 
-const FIXTURES = new URL('../../../shared/fixtures/notary-compat/', import.meta.url);
+const FIXTURES = pathToFileURL(`${NOTARY_COMPAT}/`);
 const FIXTURE_FILES: [string, string][] = [
   ['notary0.1/tuf/docker.com/notary0.1/samplerepo/metadata/root.json', 'root'],
   ['notary0.1/tuf/docker.com/notary0.1/samplerepo/metadata/targets.json', 'targets'],
