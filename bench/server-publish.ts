@@ -4,7 +4,8 @@
  * targets, with Vouch's TUF builder. Used to seed both servers identically and to time first
  * publishes.
  */
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
+import { generateKeyPairSync } from '../test/helpers/keys.ts';
 import { request } from 'node:https';
 import { readFileSync } from 'node:fs';
 

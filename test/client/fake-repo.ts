@@ -3,7 +3,7 @@
  * every key, including the timestamp key the server would hold, so it can produce metadata the
  * real server never would (expired, rolled back, signed by a removed key).
  */
-import { generateKeyPairSync } from 'node:crypto';
+import { generateKeyPairSync } from '../helpers/keys.ts';
 import { createRootCertificate } from '../../src/crypto/x509.ts';
 import { rootCertificateKey } from '../../src/tuf/certs.ts';
 import { localSigner } from '../../src/tuf/local-signer.ts';

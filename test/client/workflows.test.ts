@@ -6,7 +6,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { generateKeyPairSync } from 'node:crypto';
+import { generateKeyPairSync } from '../helpers/keys.ts';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { notaryHarnessForFile } from '../helpers/notary-harness.ts';

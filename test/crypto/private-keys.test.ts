@@ -1,6 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash, createPublicKey, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
+import { createHash, createPublicKey, sign, type KeyObject } from 'node:crypto';
+import { generateKeyPairSync } from '../helpers/keys.ts';
 import { canonicalBytes } from '../../src/tuf/canonical.ts';
 import { DerReader, derExplicit, derInteger, derOctetString, derOid, derSequence, readDerSequence } from '../../src/crypto/der.ts';
 import {

@@ -1,6 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, constants, type KeyObject } from 'node:crypto';
+import { createPrivateKey, createPublicKey, sign, constants, type KeyObject } from 'node:crypto';
+import { generateKeyPairSync } from '../helpers/keys.ts';
 import fc from 'fast-check';
 import { VouchError } from '../../src/errors.ts';
 import {

@@ -2,7 +2,7 @@
 // certificates assembled here element by element (parsing never checks the signature).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { generateKeyPairSync } from 'node:crypto';
+import { generateKeyPairSync } from '../helpers/keys.ts';
 import {
   TAG, derBitString, derBoolean, derExplicit, derInteger, derOctetString, derOid, derSequence, derSet, derTlv, derUtf8String,
 } from '../../src/crypto/der.ts';

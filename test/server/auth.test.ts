@@ -3,7 +3,7 @@
 // the token flow against a token endpoint.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { generateKeyPairSync } from 'node:crypto';
+import { generateKeyPairSync } from '../helpers/keys.ts';
 import { readFileSync } from 'node:fs';
 
 import { TokenAuth, libtrustKeyId } from '../../src/server/auth.ts';

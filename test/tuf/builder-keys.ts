@@ -2,7 +2,7 @@
  * Test keys for the builder tests: plain ECDSA P-256 signers, root signers whose public key is a
  * notary-shaped self-signed `ecdsa-x509` certificate, and a verifier of a whole published state.
  */
-import { generateKeyPairSync } from 'node:crypto';
+import { generateKeyPairSync } from '../helpers/keys.ts';
 import { encodePem } from '../../src/crypto/pem.ts';
 import { createRootCertificate } from '../../src/crypto/x509.ts';
 import { makePublicKey, publicKeyFromPrivate, type PublicKey } from '../../src/tuf/keys.ts';

@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { generateKeyPairSync } from 'node:crypto';
+import { generateKeyPairSync } from '../helpers/keys.ts';
 import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { VouchError } from '../../src/errors.ts';

@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { generateKeyPairSync } from 'node:crypto';
+import { generateKeyPairSync } from '../helpers/keys.ts';
 import fc from 'fast-check';
 import { canonicalBytes, encodeEnvelope, type JsonObject, type JsonValue } from '../../src/tuf/canonical.ts';
 import { publicKeyFromPrivate, publicKeyJson, makePublicKey } from '../../src/tuf/keys.ts';
