@@ -1,5 +1,5 @@
 /**
- * docker's wording for notary errors (docker/cli `NotaryError`, features.md §2.1–2.2), so
+ * docker's wording for notary errors (docker/cli `NotaryError`, docs/compatibility.md §2.1–2.2), so
  * `vouch trust` and anything resolving tags for docker users print what docker printed.
  * Codes come from the client, the core (verification) and the signing layer.
  */

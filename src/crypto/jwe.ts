@@ -1,5 +1,5 @@
 /**
- * Compact JWE as notary-signer stores private keys (notary-formats.md §9.1): key management
+ * Compact JWE as notary-signer stores private keys (docs/formats.md §9.1): key management
  * PBES2-HS256+A128KW (PBKDF2-HMAC-SHA-256 → AES-128 key wrap, RFC 7518 §4.8 / RFC 3394), content
  * encryption A256GCM with the ASCII of the protected header as AAD.
  *
@@ -29,7 +29,7 @@ export const JWE_KEYWRAP_ALG = 'PBES2-HS256+A128KW';
 export const JWE_ENCRYPTION_ALG = 'A256GCM';
 /** jose2go's fixed iteration count; notary-signer never writes anything else. */
 export const NOTARY_P2C = 8192;
-/** Highest `p2c` accepted on decrypt (reliability.md §3.2; jose2go has no cap, CVE-2023-50658). */
+/** Highest `p2c` accepted on decrypt (docs/compatibility.md §4 "Signer key files"). */
 export const MAX_P2C = 1_000_000;
 /** RFC 7518 §4.8.1.2 recommends at least 1000; below that a stored key is barely protected. */
 export const MIN_P2C = 1000;
