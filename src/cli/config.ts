@@ -1,5 +1,5 @@
 /**
- * The client configuration: notary's `config.json` format (notary-formats.md §10.5, features.md
+ * The client configuration: notary's `config.json` format (docs/formats.md §10.5, docs/compatibility.md
  * J1–J3) plus the trust-dir defaults of the two CLIs Vouch stands in for.
  *
  * Contract:

@@ -1,6 +1,6 @@
 /**
  * Hardware tokens (PKCS#11) in the `vouch key …` commands, as notary's key commands treat an
- * attached Yubikey (features.md F3, F4, F7, F8; notary-formats.md §11), for any token:
+ * attached Yubikey (docs/compatibility.md F3, F4, F7, F8; docs/formats.md §11), for any token:
  * - `list` shows the token's keys beside the files, with their location (`yubikey` or
  *   `pkcs11:<label>`);
  * - `generate` puts a new ECDSA key of a token role (default root) on the token, a root key with

@@ -1,6 +1,6 @@
 /**
  * PKCS#11 settings for the CLI: which module, which token, which PIN, and the key stores built
- * from them (features.md F, notary-formats.md §11).
+ * from them (docs/compatibility.md F, docs/formats.md §11).
  *
  * Sources, highest first:
  * - module: `--pkcs11-module PATH`, `VOUCH_PKCS11_MODULE`, `pkcs11.module` in the client config

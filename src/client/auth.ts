@@ -1,5 +1,5 @@
 /**
- * docker/distribution token auth as the notary client and docker use it (notary-formats §7).
+ * docker/distribution token auth as the notary client and docker use it (docs/formats.md §7).
  *
  * Contract: a 401 challenge `Bearer realm=…,service=…` is answered by fetching a token from the
  * realm for `repository:<gun>:<actions>` — anonymously first, then with credentials (basic auth

@@ -1,5 +1,5 @@
 /**
- * The client's trust directory layout for one GUN (notary-formats §10.1) and its metadata cache.
+ * The client's trust directory layout for one GUN (docs/formats.md §10.1) and its metadata cache.
  *
  * Contract:
  * - `<trust>/tuf/<gun>/metadata/<role>.json` holds the exact bytes of verified (or self-signed)

@@ -1,5 +1,5 @@
 /**
- * notary's changelist directory (notary-formats §10.4): one JSON file per staged change,
+ * notary's changelist directory (docs/formats.md §10.4): one JSON file per staged change,
  * `<trust>/tuf/<gun>/changelist/<%020d unix-nanos>_<uuid>.change`, applied in file-name order.
  *
  * Contract:

@@ -1,5 +1,5 @@
 /**
- * Translation between notary's change files and the core's typed `Change`s (notary-formats §10.4).
+ * Translation between notary's change files and the core's typed `Change`s (docs/formats.md §10.4).
  *
  * Contract:
  * - `*Change` builders produce the exact inner JSON notary writes (Go struct order): FileMeta as

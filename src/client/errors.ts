@@ -2,7 +2,7 @@
  * Errors of the notary client (transport, server API, local cache, changelist, workflows).
  *
  * Each error has a stable `code`. Messages keep notary 0.7's wording where docker and scripts
- * match on it (features.md §2.1, notary-formats.md §5.7), but never hide the real cause: a TLS or
+ * match on it (docs/compatibility.md §2.1, docs/formats.md §5.7), but never hide the real cause: a TLS or
  * network failure names what failed instead of notary's catch-all `client is offline`.
  */
 import { VouchError } from '../errors.ts';

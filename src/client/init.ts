@@ -1,5 +1,5 @@
 /**
- * `notary init` (features B1–B3): a new repository in the local cache, not yet published.
+ * `notary init` (docs/compatibility.md B1–B3): a new repository in the local cache, not yet published.
  *
  * Contract:
  * - Root keys: the given key IDs, else the first root key held, else a new one. Each is wrapped

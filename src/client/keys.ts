@@ -5,7 +5,7 @@
  *
  * This module also maps the keys a role lists to the caller's signers: a root role lists
  * `ecdsa-x509` certificate keys, whose private halves are stored under the canonical ID of the
- * certificate's public key (notary-formats §3.3). Signers are created lazily, so a passphrase is
+ * certificate's public key (docs/formats.md §3.3). Signers are created lazily, so a passphrase is
  * asked for only when a role is actually signed.
  */
 import { canonicalKeyId, type PublicKey } from '../tuf/keys.ts';

@@ -1,5 +1,5 @@
 /**
- * Publish (features B8): like a `git rebase` of the staged changes onto the server's current state.
+ * Publish (docs/compatibility.md B8): like a `git rebase` of the staged changes onto the server's current state.
  *
  * Contract:
  * - All or nothing: the changes are read and translated, the server's state is verified (or, for a

@@ -1,5 +1,5 @@
 /**
- * The notary-server API as a client sees it (notary-formats §6), for one GUN.
+ * The notary-server API as a client sees it (docs/formats.md §6), for one GUN.
  *
  * Contract:
  * - `getRole` fetches `<role>.json`, `<role>.<sha256>.json` or `<version>.<role>.json` with a byte

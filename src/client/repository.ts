@@ -1,6 +1,6 @@
 /**
  * A notary repository (trusted collection) for one GUN: the library API behind the notary-style
- * CLI and `vouch trust` (features L1–L3).
+ * CLI and `vouch trust` (docs/compatibility.md L1–L3).
  *
  * Reads verify the server's current state first (§5.1) and answer from it. Edits are staged in
  * notary's changelist (offline, like notary) and applied by `publish`; `rotateKey` publishes at

@@ -1,5 +1,5 @@
 /**
- * `notary key rotate` (features A10–A16, E1): replace all keys of a base role and publish the
+ * `notary key rotate` (docs/compatibility.md A10–A16, E1): replace all keys of a base role and publish the
  * root change at once (other staged changes are not published).
  *
  * Contract:

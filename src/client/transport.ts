@@ -22,7 +22,7 @@ export type { Timeouts, TlsOptions, Wire } from './wire.ts';
 /** notary's client: dial 30 s, TLS handshake 10 s; responses must start within 30 s. */
 export const DEFAULT_TIMEOUTS: Timeouts = { connectMs: 30_000, headersMs: 30_000, bodyMs: 60_000 };
 
-/** Token actions per operation (notary-formats §7.4): `pull`, `push,pull`, or `*` (admin). */
+/** Token actions per operation (docs/formats.md §7.4): `pull`, `push,pull`, or `*` (admin). */
 export type Access = 'pull' | 'push,pull' | '*';
 
 export interface HttpResponse {

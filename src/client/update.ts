@@ -1,5 +1,5 @@
 /**
- * The client update (notary-formats §5.1; notary's `LoadTUFRepo`): bootstrap the root from the
+ * The client update (docs/formats.md §5.1; notary's `LoadTUFRepo`): bootstrap the root from the
  * cache or the server (TOFU or trust pinning), then timestamp → snapshot → targets → delegations,
  * each checked by `TrustedCollection` and cached as exact bytes once verified.
  *

@@ -1,6 +1,6 @@
 /**
  * Reading of the legacy private-key PEM blocks notary 0.1–0.3 wrote and 0.7 still reads
- * (notary-formats.md §10.2): `EC PRIVATE KEY` (SEC1), `RSA PRIVATE KEY` (PKCS#1) and
+ * (docs/formats.md §10.2): `EC PRIVATE KEY` (SEC1), `RSA PRIVATE KEY` (PKCS#1) and
  * `ED25519 PRIVATE KEY` (notary's 96 bytes), optionally encrypted per RFC 1423
  * (`Proc-Type: 4,ENCRYPTED`, `DEK-Info: <cipher>,<iv hex>`, key from OpenSSL's EVP_BytesToKey
  * with MD5, one round, salt = the first 8 bytes of the IV).

@@ -4,7 +4,7 @@
  *
  * Encoding is byte-exact with Go's `pem.EncodeToMemory`: headers sorted by name (`Proc-Type` first
  * when present), a blank line after headers, base64 in 64-column lines, LF line ends, a trailing
- * newline. Root key IDs depend on this layout (notary-formats.md trap 5).
+ * newline. Root key IDs depend on this layout (docs/formats.md §0 trap 5).
  */
 import { VouchError } from '../errors.ts';
 

@@ -1,5 +1,5 @@
 /**
- * PKCS#8 private keys as notary reads and writes them (notary-formats.md §10.2): the plain
+ * PKCS#8 private keys as notary reads and writes them (docs/formats.md §10.2): the plain
  * `PrivateKeyInfo` and the PBES2-encrypted `EncryptedPrivateKeyInfo`.
  *
  * Contract:

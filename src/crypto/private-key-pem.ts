@@ -1,5 +1,5 @@
 /**
- * Private-key PEM blocks as notary's key files hold them (notary-formats.md §10.2, §10.6):
+ * Private-key PEM blocks as notary's key files hold them (docs/formats.md §10.2, §10.6):
  * reading dispatches on the block type (`ENCRYPTED PRIVATE KEY`, `PRIVATE KEY`, and the legacy
  * `EC`/`RSA`/`ED25519 PRIVATE KEY`); writing produces notary's encrypted PKCS#8 with its `role`,
  * `gun` (and, for export bundles, `path`) headers in Go's PEM layout.

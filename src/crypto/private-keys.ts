@@ -1,5 +1,5 @@
 /**
- * Private keys as Node `KeyObject`s, and notary's "private bytes" forms (notary-formats.md §3.1):
+ * Private keys as Node `KeyObject`s, and notary's "private bytes" forms (docs/formats.md §3.1):
  * ECDSA ↔ SEC1 ECPrivateKey DER with `[0]` curve and `[1]` public key, RSA ↔ PKCS#1
  * RSAPrivateKey DER, Ed25519 ↔ 96 bytes `pub ‖ seed ‖ pub`. The same forms sit inside PKCS#8
  * files, legacy PEM blocks and notary-signer's JWE rows.

@@ -1,5 +1,5 @@
 /**
- * Signature primitives over Node `KeyObject`s in the encodings notary uses (notary-formats.md §4):
+ * Signature primitives over Node `KeyObject`s in the encodings notary uses (docs/formats.md §4):
  * ECDSA as raw `r‖s` over SHA-256 (DER refused), RSASSA-PSS with SHA-256 and a 32-byte salt,
  * RSA PKCS#1 v1.5 (verify only), and Ed25519 without pre-hash.
  *

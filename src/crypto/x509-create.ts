@@ -1,5 +1,5 @@
 /**
- * The self-signed root certificate notary generates for a root key (notary-formats.md §3.4),
+ * The self-signed root certificate notary generates for a root key (docs/formats.md §3.4),
  * encoded the way Go's `x509.CreateCertificate` encodes notary's template: subject = issuer =
  * `CN=<GUN>` only, random serial below 2^128, NotBefore = now, NotAfter = now + 3650 days,
  * KeyUsage digitalSignature|keyEncipherment (critical), ExtKeyUsage codeSigning, BasicConstraints

@@ -1,5 +1,5 @@
 /**
- * Key export bundles and key import (notary-formats.md §10.6), and docker's `trust key load`.
+ * Key export bundles and key import (docs/formats.md §10.6), and docker's `trust key load`.
  *
  * Export writes each stored PEM block, still encrypted, with an added `path: <key ID>` header —
  * byte-compatible with `notary key export`. Import follows `notary key import` (legacy `path`

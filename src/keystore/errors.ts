@@ -1,6 +1,6 @@
 /**
  * Errors of the client key store. Each has a stable `code`; messages keep notary's and docker's
- * wording where users and scripts already match on it (features.md §2.2, §2.4).
+ * wording where users and scripts already match on it (docs/compatibility.md §2.2, §2.4).
  */
 import { VouchError } from '../errors.ts';
 

@@ -1,5 +1,5 @@
 /**
- * One private key file as notary 0.4+ keeps it (notary-formats.md §10.2): `private/<id>.key`,
+ * One private key file as notary 0.4+ keeps it (docs/formats.md §10.2): `private/<id>.key`,
  * a PEM block (`ENCRYPTED PRIVATE KEY`, or a readable legacy type) whose `role` and `gun` headers
  * say what the key is for, named by the key's canonical ID (§3.3).
  *

@@ -2,7 +2,7 @@
  * Key pairs written to files outside the key store: `notary key generate -o PREFIX` writes
  * `PREFIX-key.pem` (encrypted PKCS#8, `role` header) and `PREFIX.pem`, and `docker trust key
  * generate NAME` writes `NAME.pub`; both public files are `PUBLIC KEY` PEM with a `role` header
- * (notary-formats.md §10.6, §12.5).
+ * (docs/formats.md §10.6, §12.5).
  *
  * Contract: files are 0600, written atomically and never over an existing file; when the second
  * file cannot be written the first is removed again. Public keys are always DER

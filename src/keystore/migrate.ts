@@ -1,6 +1,6 @@
 /**
  * Migration of the notary 0.1–0.3 key layouts to the flat 0.4+ one, as notary does when it opens a
- * key store (storage/filestore.go `migrateTo0Dot4`, notary-formats.md §10.1):
+ * key store (storage/filestore.go `migrateTo0Dot4`, docs/formats.md §10.1):
  * `private/root_keys/<id>[_<role>].key` and `private/tuf_keys/[<gun>/]<id>[_<role>].key` become
  * `private/<id>.key`, with a `gun` header from the directory and a `role` header from the `_<role>`
  * suffix; `private/trusted_certificates` is deleted.

@@ -1,5 +1,5 @@
 /**
- * Passphrase retrieval as notary defines it (notary-formats.md §10.3): a retriever is asked with
+ * Passphrase retrieval as notary defines it (docs/formats.md §10.3): a retriever is asked with
  * `(keyName, alias = role header, createNew, attempt)` and answers a passphrase, or says to give
  * up. This module holds the retriever contract, the environment-variable mapping of the notary
  * CLI (`NOTARY_*_PASSPHRASE`) and of docker (`DOCKER_CONTENT_TRUST_*_PASSPHRASE`), and the two

@@ -1,5 +1,5 @@
 /**
- * docker/distribution token authentication as notary-server wires it (notary-formats.md §7).
+ * docker/distribution token authentication as notary-server wires it (docs/formats.md §7).
  *
  * Contract: `authorize` returns normally only for a compact JWS whose signature verifies with a
  * trusted key — an `x5c` chain ending at a certificate of `rootcertbundle`, or a `jwk`/`kid`

@@ -1,5 +1,5 @@
 /**
- * notary-server's JSON configuration (features.md G1, G13–G21; notary's
+ * notary-server's JSON configuration (docs/compatibility.md G1, G13–G21; notary's
  * cmd/notary-server/config.go) and its `NOTARY_SERVER_*` environment overrides, parsed into a
  * typed `ServerConfig`.
  *

@@ -1,5 +1,5 @@
 /**
- * "Current" metadata of a GUN as notary's SQL store defines it (notary-formats.md §9.3): the
+ * "Current" metadata of a GUN as notary's SQL store defines it (docs/formats.md §9.3): the
  * latest timestamp → the snapshot with the sha256 it records → each role with the sha256 the
  * snapshot records. Served from an in-process cache.
  *

@@ -1,6 +1,6 @@
 /**
  * The server's error registry: notary-server's errcode group `notary.api.v1` plus the docker
- * distribution codes it uses (notary-formats.md §6.2), and the two codes Vouch adds for faults
+ * distribution codes it uses (docs/formats.md §6.2), and the two codes Vouch adds for faults
  * notary has no answer for (a body over the cap, a backend that is down).
  *
  * Contract: every error the HTTP layer writes is a `ServerError`; its body is exactly one JSON line

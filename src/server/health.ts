@@ -7,7 +7,7 @@
  * failed (empty when healthy). `current()` re-runs the checks first when the last run is older
  * than `freshMs` (default 2 s) or a check is failing, so the endpoint reflects an outage within seconds rather than
  * notary's 10 s interval; `suspect()` (called when a request meets an outage) makes the next
- * `current()` re-run them at once. Unlike notary, a broken signer link is reported (peer-quirks.md).
+ * `current()` re-run them at once. Unlike notary, a broken signer link is reported (docs/compatibility.md §3).
  * A failure is logged once when it starts and once when it clears, not on every run.
  */
 import type { Logger } from 'pino';

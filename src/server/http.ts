@@ -1,5 +1,5 @@
 /**
- * notary-server's HTTP API on fastify (notary-formats.md §6): routing in notary's order, the GUN
+ * notary-server's HTTP API on fastify (docs/formats.md §6): routing in notary's order, the GUN
  * prefix filter, token auth, the handlers, notary's cache headers and error bodies, health and
  * Prometheus metrics.
  *

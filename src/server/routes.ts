@@ -1,5 +1,5 @@
 /**
- * notary-server's route table (notary-formats.md §6.1) over the decoded request path, with the
+ * notary-server's route table (docs/formats.md §6.1) over the decoded request path, with the
  * access each route requires under token auth and its metrics operation.
  *
  * Contract: `matchRoute` tries the routes in notary's registration order with notary's regexes

@@ -1,5 +1,5 @@
 /**
- * The trust server's operations, independent of HTTP (notary-formats.md §6.1–6.6): publish,
+ * The trust server's operations, independent of HTTP (docs/formats.md §6.1–6.6): publish,
  * reads (current, by checksum, by version) with lazy re-signing of the timestamp and a
  * server-held snapshot, the server key endpoints, GUN deletion and the changefeed.
  *

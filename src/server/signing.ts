@@ -1,5 +1,5 @@
 /**
- * The server's view of its signing service (notary-formats.md §6.4 steps 4–5 and 8): which keys of
+ * The server's view of its signing service (docs/formats.md §6.4 steps 4–5 and 8): which keys of
  * a role the signer holds, signers over them for the TUF builder, and the key endpoints'
  * get-or-create / rotate semantics.
  *

@@ -1,5 +1,5 @@
 /**
- * The trust server's tables (notary-formats.md §9.3): `tuf_files`, `change_category` and
+ * The trust server's tables (docs/formats.md §9.3): `tuf_files`, `change_category` and
  * `changefeed`, as notary's migrations define them, on SQLite, PostgreSQL and MySQL/MariaDB.
  *
  * Deliberate differences from notary's DDL, each a fix: `version` is BIGINT (Cure53 TUF-01-002:

@@ -1,5 +1,5 @@
 /**
- * The metadata store the server writes through (notary-formats.md §9.3): every version of every
+ * The metadata store the server writes through (docs/formats.md §9.3): every version of every
  * role file of every GUN, exactly as uploaded or generated, plus the changefeed.
  *
  * Contract:

@@ -1,5 +1,5 @@
 /**
- * The body of POST `/v2/<gun>/_trust/tuf/` (notary-formats.md §6.3): a multipart/form-data body
+ * The body of POST `/v2/<gun>/_trust/tuf/` (docs/formats.md §6.3): a multipart/form-data body
  * with one part per role file, the role taken from the raw `filename` parameter (slashes kept,
  * a `.json` suffix stripped), and only `signed.version` decoded for storage.
  *

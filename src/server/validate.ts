@@ -1,6 +1,6 @@
 /**
  * Server-side validation of an upload and generation of the next snapshot and timestamp
- * (notary-formats.md §6.4; notary's `validateUpdate`), on the shared `TrustedCollection`.
+ * (docs/formats.md §6.4; notary's `validateUpdate`), on the shared `TrustedCollection`.
  *
  * Contract: given the parts of one POST and the GUN's current metadata, returns the rows to write
  * (uploaded root, targets files parents first, the uploaded or generated snapshot, the generated

@@ -1,5 +1,5 @@
 /**
- * notary-signer's JSON configuration (features.md J7) with notary's environment overrides.
+ * notary-signer's JSON configuration (docs/compatibility.md J7) with notary's environment overrides.
  *
  * Contract:
  * - Keys read: `server.{grpc_addr,tls_cert_file,tls_key_file,client_ca_file}`,

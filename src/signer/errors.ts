@@ -1,6 +1,6 @@
 /**
  * Errors of the signing service with stable codes. The gRPC layer maps them to notary's status
- * codes and texts (notary-formats.md §8.2); messages name key IDs and passphrase aliases, never
+ * codes and texts (docs/formats.md §8.2); messages name key IDs and passphrase aliases, never
  * passphrases or key bytes.
  */
 import { VouchError } from '../errors.ts';

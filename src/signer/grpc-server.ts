@@ -3,7 +3,7 @@
  * `SigningService`, plus Vouch's `vouch.signer.v1.SignerHealth/Report`.
  *
  * Contract:
- * - Status codes and texts are notary's (notary-formats.md §8.2): CreateKey with an unsupported
+ * - Status codes and texts are notary's (docs/formats.md §8.2): CreateKey with an unsupported
  *   algorithm → UNKNOWN `algorithm <a> not supported for create key`, other CreateKey failures →
  *   INTERNAL `Key creation failed`; GetKeyInfo → NOT_FOUND `key <id> not found`; Sign → NOT_FOUND
  *   `signing key not found: <id>`, INTERNAL on signing failure; DeleteKey → Void.

@@ -2,7 +2,7 @@
  * `SigningService` over the `private_keys` table in this process: what `vouch signer` serves over
  * gRPC and what the trust server embeds by default.
  *
- * Contract (notary-signer semantics, notary-formats.md §8.2):
+ * Contract (notary-signer semantics, docs/formats.md §8.2):
  * - `createKey` returns the lowest-key_id unused key for the same gun, role and algorithm, else
  *   generates one, encrypts it under the default alias and stores it. Concurrent calls for the
  *   same triple in this process are serialised, so they agree on one pending key.

@@ -1,6 +1,6 @@
 /**
  * The signer's table `private_keys`, exactly as notary-signer's migrations define it
- * (notary-formats.md §9.2), on SQLite, PostgreSQL and MySQL/MariaDB.
+ * (docs/formats.md §9.2), on SQLite, PostgreSQL and MySQL/MariaDB.
  *
  * `CREATE TABLE IF NOT EXISTS` lets Vouch adopt a database that notary's own migrations already
  * set up; the constraint names (`key_id`, `key_id_2`) are notary's. Timestamps are written as UTC

@@ -7,7 +7,7 @@
 import type { SignatureMethod } from '../tuf/signer.ts';
 import type { KeyId } from '../tuf/types.ts';
 
-/** Key types the signer can create (notary-formats.md §8.1; RSA is never created). */
+/** Key types the signer can create (docs/formats.md §8.1; RSA is never created). */
 export const CREATABLE_ALGORITHMS = ['ecdsa', 'ed25519'] as const;
 export type CreatableAlgorithm = (typeof CREATABLE_ALGORITHMS)[number];
 

@@ -1,5 +1,5 @@
 /**
- * Producing the files a publish uploads, in notary 0.7's versioning (notary-formats.md §1.7):
+ * Producing the files a publish uploads, in notary 0.7's versioning (docs/formats.md §1.7):
  * a new repository (root v1, targets v1, snapshot v1 when the client holds the snapshot key),
  * a set of typed changes applied and signed, and the snapshot and timestamp a server generates.
  *

@@ -1,5 +1,5 @@
 /**
- * Canonical JSON as notary signs it (docker/go `MarshalCanonical`, notary-formats.md §2.1), the
+ * Canonical JSON as notary signs it (docker/go `MarshalCanonical`, docs/formats.md §2.1), the
  * non-canonical envelope encoding notary writes to files (§2.2), and a guarded JSON parse for
  * untrusted bytes.
  *

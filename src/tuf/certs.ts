@@ -1,5 +1,5 @@
 /**
- * Root-certificate rules in TUF terms (notary-formats.md §3.4, §3.5, §5.4):
+ * Root-certificate rules in TUF terms (docs/formats.md §3.4, §3.5, §5.4):
  * - `checkCertificate`: notary's `ValidateCertificate`, with expiry only when a clock is given;
  * - `rootLeafCertificates`: which keys of a root role carry a usable leaf certificate for a GUN
  *   (exactly one non-CA certificate, first in its bundle, CN = GUN or a `prefix*` wildcard);

@@ -1,6 +1,6 @@
 /**
  * The immutable edit model of a publisher: a `RepoDraft` of unsigned typed views taken from the
- * trusted metadata, and the typed `Change`s a changelist can hold (notary-formats.md §10.4),
+ * trusted metadata, and the typed `Change`s a changelist can hold (docs/formats.md §10.4),
  * each validated before it is applied. `applyChange` never mutates; it returns a new draft that
  * records which roles must be re-signed (`dirty`) and which delegations were deleted (`removed`).
  *

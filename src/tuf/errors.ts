@@ -4,7 +4,7 @@
  * - `VerificationError`: metadata that parses but must not be trusted (an attack or a fault);
  * - `MisuseError`: the API was called out of order (a programming error, never caused by input).
  *
- * Messages follow notary 0.7's wording (features.md §2.1), because docker and scripts match on it.
+ * Messages follow notary 0.7's wording (docs/compatibility.md §2.1), because docker and scripts match on it.
  */
 import { VouchError } from '../errors.ts';
 

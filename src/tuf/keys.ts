@@ -1,5 +1,5 @@
 /**
- * Public keys as TUF metadata carries them (notary-formats.md §3), their key IDs, and signature
+ * Public keys as TUF metadata carries them (docs/formats.md §3), their key IDs, and signature
  * verification by method (§4).
  *
  * Contract:

@@ -1,5 +1,5 @@
 /**
- * Parsing of notary-dialect metadata from untrusted bytes (notary-formats.md §1) into read-only
+ * Parsing of notary-dialect metadata from untrusted bytes (docs/formats.md §1) into read-only
  * typed views, keeping what signatures need: the exact file bytes (hashed by the parent role),
  * the generic `signed` tree (re-canonicalised for verification, unknown members included) and
  * the signatures.

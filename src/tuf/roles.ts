@@ -1,5 +1,5 @@
 /**
- * Role names and delegation rules as notary 0.7 enforces them (notary-formats.md §1.4, §5.6):
+ * Role names and delegation rules as notary 0.7 enforces them (docs/formats.md §1.4, §5.6):
  * the four base roles, and delegations `targets/…` of `[-a-z0-9_/]`, shorter than 256 bytes,
  * path-clean. Wildcards (`targets/*`) exist only in changelists and never in metadata.
  */

@@ -1,5 +1,5 @@
 /**
- * Root validation and trust pinning (notary-formats.md §5.4; notary's `trustpinning.ValidateRoot`).
+ * Root validation and trust pinning (docs/formats.md §5.4; notary's `trustpinning.ValidateRoot`).
  *
  * 1. The root role's keys must carry a usable leaf certificate for the GUN (checked with expiry).
  * 2. With a previously trusted root, the new root must meet the *previous* root's threshold with

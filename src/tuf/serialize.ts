@@ -1,5 +1,5 @@
 /**
- * Typed metadata views back to the generic `signed` JSON that notary writes (notary-formats.md
+ * Typed metadata views back to the generic `signed` JSON that notary writes (docs/formats.md
  * §1.2–1.6): Go's member names, `delegations` always present, `paths` omitted when absent, hashes
  * in standard base64, and every object's `unrecognized` members merged back in.
  *

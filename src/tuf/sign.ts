@@ -1,5 +1,5 @@
 /**
- * Signing one role file (notary-formats.md §2.4, §4): canonical bytes of `signed`, one signature
+ * Signing one role file (docs/formats.md §2.4, §4): canonical bytes of `signed`, one signature
  * per distinct signer key, the envelope bytes notary writes, parsed back to prove they are valid.
  *
  * Contract: `signRole` keeps a previous file's signatures only when they verify over the new

@@ -1,6 +1,6 @@
 /**
  * Expiry timestamps in notary's form: Go RFC 3339 with up to nine fraction digits and a `Z` or
- * `±hh:mm` offset (notary-formats.md §1.2). The original string is kept for re-signing; the
+ * `±hh:mm` offset (docs/formats.md §1.2). The original string is kept for re-signing; the
  * instant is kept in milliseconds plus the sub-millisecond nanoseconds so that comparisons are exact.
  *
  * Contract: an unparseable expiry is a `ValidationError('INVALID_EXPIRY')`, never "not expired".

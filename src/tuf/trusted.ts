@@ -1,5 +1,5 @@
 /**
- * The trusted-metadata state machine of one collection (notary-formats.md §5; notary's
+ * The trusted-metadata state machine of one collection (docs/formats.md §5; notary's
  * `tuf/builder.go` semantics, python-tuf's `TrustedMetadataSet` shape).
  *
  * Load order: root first (and again for each rotation step), then timestamp, snapshot and

@@ -1,5 +1,5 @@
 /**
- * Signature thresholds and checksums (notary-formats.md §5.2–5.3).
+ * Signature thresholds and checksums (docs/formats.md §5.2–5.3).
  *
  * Signatures are verified over the re-canonicalised `signed` object; the scheme comes from the
  * trusted key, not from the untrusted `method`; valid signatures are counted by distinct key ID.

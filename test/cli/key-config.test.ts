@@ -1,4 +1,4 @@
-// The notary client config loader (notary-formats.md §10.5, features.md J1–J3) and the trust-dir
+// The notary client config loader (docs/formats.md §10.5, docs/compatibility.md J1–J3) and the trust-dir
 // defaults of `vouch key` (docker's) and notary mode.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';

@@ -1,5 +1,5 @@
 /**
- * notary's changelist format (notary-formats §10.4): change files round-trip byte for byte
+ * notary's changelist format (docs/formats.md §10.4): change files round-trip byte for byte
  * (fixtures written by notary 0.1 and 0.3), Vouch writes the same bytes notary does, the
  * directory keeps file-name order, and unreadable files are errors, not silently skipped.
  */

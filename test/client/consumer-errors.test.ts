@@ -1,5 +1,5 @@
 /**
- * What a consumer is told when the trust data must not be used (features.md §2.1), against a
+ * What a consumer is told when the trust data must not be used (docs/compatibility.md §2.1), against a
  * scripted server that serves what an attacker or a broken publisher would: signatures by a
  * removed key, expired metadata, rolled-back versions; plus the stale-cache fallback, near-expiry
  * warnings and docker's wording of each error.

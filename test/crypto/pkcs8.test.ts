@@ -180,7 +180,7 @@ describe('writing and reading encrypted PKCS#8', () => {
   it('decrypts with OpenSSL, whose asn1parse shows PBES2/PBKDF2/AES-256-CBC and no PRF', () => {
     for (const [name, key] of [keys[0]!, keys[2]!]) {
       const text = writeEncryptedPrivateKeyPem(key, 'pass word', { role: 'root' }, { iterations: 2048 });
-      // OpenSSL refuses notary's headers (stack.md pitfall 7), so hand it the bare block.
+      // OpenSSL refuses PEM headers such as notary's `role:`, so hand it the bare block.
       const file = join(work, `${name.replace(/ /g, '-')}.pem`);
       writeFileSync(file, encodePem({ type: 'ENCRYPTED PRIVATE KEY', bytes: decodeFirstPem(text).bytes }));
       const dec = openssl(['pkcs8', '-in', file, '-passin', 'pass:pass word']);

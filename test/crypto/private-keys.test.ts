@@ -95,7 +95,7 @@ describe('ECDSA private bytes (SEC1)', () => {
     assert.deepEqual(notaryPublicBytes(key), spki);
   });
 
-  // The SEC1 key inside vector 10 (notary-formats.md §13.10).
+  // The SEC1 key inside vector 10 (docs/formats.md §13 vector 10).
   const VECTOR10_SEC1 = '307702010104207b4feea7d3b9259bbc7c17c2ad77bf01627dfec3c8da0999d6c9350ab4950c2fa00a06082a8648ce3d030107a1440342000470242ef085ee395c3c19b89296f54436398f99d750e3916d6a7c4346d19e9cbc5859db8406f84b51e288001d27ee03057d4cabd16c78b9c81feec8af27f5c49e';
 
   it('reads vector 10\'s SEC1 key and writes it back byte for byte', () => {

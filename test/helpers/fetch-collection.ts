@@ -4,7 +4,7 @@
  * Contract:
  * - `httpsGet(url, caFile)` → status, headers and body bytes (capped at 16 MiB; a timeout on
  *   every request). It never follows redirects.
- * - `fetchRole(url, gun, file, caFile)` GETs `<url>/v2/<gun>/_trust/tuf/<file>` (notary-formats
+ * - `fetchRole(url, gun, file, caFile)` GETs `<url>/v2/<gun>/_trust/tuf/<file>` (docs/formats.md
  *   §6.1) and returns the exact bytes; a non-200 answer throws `HttpStatusError` with the body.
  * - `fetchCollection(url, gun, caFile)` follows the notary client's order (§13 vector 16):
  *   `timestamp.json`, then snapshot, root, targets and every delegation reachable from

@@ -32,7 +32,7 @@ export interface NotaryCliOptions {
   readonly trustDir: string;
   readonly serverUrl?: string;
   readonly caFile?: string;
-  /** `-c` config file (see notary-formats §10.5). */
+  /** `-c` config file (see docs/formats.md §10.5). */
   readonly configFile?: string;
   /** Defaults to DEFAULT_PASSPHRASES; `null` sets no passphrase variable at all. */
   readonly passphrases?: Partial<NotaryPassphrases> | null;

@@ -3,7 +3,7 @@
  *
  * Contract: `createTestDatabase(prefix, schemaFile)` creates a fresh database on the local
  * PostgreSQL (127.0.0.1:5432, user `postgres`, trust auth; override with VOUCH_TEST_PGHOST /
- * VOUCH_TEST_PGPORT / VOUCH_TEST_PGUSER), applies the schema as the owner (peer-quirks: running
+ * VOUCH_TEST_PGPORT / VOUCH_TEST_PGUSER), applies the schema as the owner (docs/compatibility.md §3: running
  * notary's schema as a non-owner fails on PostgreSQL 15), and returns a lib/pq URL for the Go
  * peers. `drop()` removes it; databases not dropped are removed when the process exits. All psql
  * calls have a timeout and throw with psql's output on failure.

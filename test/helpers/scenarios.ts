@@ -84,14 +84,14 @@ export async function buildNotaryCollection(harness: NotaryHarness,
 
   await notary(['init', gun, '-p']);
   await notary(['add', gun, v1.name, join(work, v1.name), '-p']);
-  // notary init has no flag for a server-managed snapshot (peer-quirks).
+  // notary init has no flag for a server-managed snapshot (docs/compatibility.md §3).
   await notary(['key', 'rotate', gun, 'snapshot', '-r']);
   // A key from `notary key generate -o` is refused by `key import`; plain PKCS#8 + --role works.
   await notary(['key', 'import', delegation.key, '--role', DELEGATION_ROLE]);
   await notary(['delegation', 'add', gun, DELEGATION_ROLE, delegation.pub, '--all-paths', '-p']);
   await notary(['add', gun, v2.name, join(work, v2.name), '-r', DELEGATION_ROLE, '-p']);
   await notary(['key', 'rotate', gun, 'targets']);
-  // Without `yes` on stdin this prints "Aborting action." and still exits 0 (peer-quirks).
+  // Without `yes` on stdin this prints "Aborting action." and still exits 0 (docs/compatibility.md §3).
   const rotated = await notary(['key', 'rotate', gun, 'root'], { input: 'yes\n' });
   if (!rotated.stdout.includes('Successfully rotated root key')) {
     throw new Error(`root rotation did not happen:\n${rotated.stdout}\n${rotated.stderr}`);

@@ -1,4 +1,4 @@
-// Export bundles and imports (notary-formats.md §10.6) and docker's key load: exact bundle bytes,
+// Export bundles and imports (docs/formats.md §10.6) and docker's key load: exact bundle bytes,
 // byte-identical round trips, notary's header rules, and all-or-nothing refusals.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';

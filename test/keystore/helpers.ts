@@ -59,7 +59,7 @@ export function copyFixture(name: 'notary0.1' | 'notary0.3'): string {
   return d;
 }
 
-/** notary-formats.md §13 vector 10: passphrase `rootpass123`, 2048 iterations. */
+/** docs/formats.md §13 vector 10: passphrase `rootpass123`, 2048 iterations. */
 export const VECTOR10_ID = '05e79ee41c17cc28d3aa3b5c25f3fa12c60bdd0f978539432ddf988c2725915c';
 export const VECTOR10_PASSPHRASE = 'rootpass123';
 export const VECTOR10_PEM = `-----BEGIN ENCRYPTED PRIVATE KEY-----

@@ -1,4 +1,4 @@
-// Passphrase retrieval rules (notary-formats.md §10.3, vector 24): the environment mapping of the
+// Passphrase retrieval rules (docs/formats.md §10.3, vector 24): the environment mapping of the
 // notary CLI and docker, attempt semantics, and the key store's unlock and new-passphrase loops.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';

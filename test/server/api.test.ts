@@ -1,4 +1,4 @@
-// notary-server's HTTP API as Vouch serves it (notary-formats.md §6, vectors 17, 18, 21, 22):
+// notary-server's HTTP API as Vouch serves it (docs/formats.md §6, vectors 17, 18, 21, 22):
 // routes, exact bodies and headers, key endpoints, changefeed, GUN filtering, lazy re-signing,
 // health and metrics — all in-process through fastify's inject().
 import { describe, test } from 'node:test';

@@ -1,4 +1,4 @@
-// Token auth (notary-formats.md §7, reliability.md §3.2 "Auth bypass"): the challenge, scopes per
+// Token auth (docs/formats.md §7, docs/compatibility.md §4 "Auth bypass"): the challenge, scopes per
 // route, every forged or misused token refused with 401, and the real notary client completing
 // the token flow against a token endpoint.
 import { after, before, describe, test } from 'node:test';

@@ -1,4 +1,4 @@
-// Bad uploads (reliability.md §3.2): each case is a POST with an exact expected status and error
+// Bad uploads (docs/compatibility.md §4): each case is a POST with an exact expected status and error
 // code, and the store must be unchanged afterwards; a legitimate publish must still succeed.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';

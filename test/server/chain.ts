@@ -1,4 +1,4 @@
-/** The consistency check of reliability.md §3.2 shared by the outage and crash tests. */
+/** The consistency check of docs/compatibility.md §4 shared by the outage and crash tests. */
 import assert from 'node:assert/strict';
 import { readPointer } from '../../src/server/current.ts';
 import type { MetaStore } from '../../src/server/store.ts';

@@ -1,4 +1,4 @@
-// notary-server configuration parsing (features.md G1, G13–G21): notary's documented example,
+// notary-server configuration parsing (docs/compatibility.md G1, G13–G21): notary's documented example,
 // NOTARY_SERVER_* overrides, relative paths, and every refusal with its message.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';

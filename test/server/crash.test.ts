@@ -1,4 +1,4 @@
-// Crash safety of metadata writes (reliability.md §3.2): `vouch server` is SIGKILLed at a random
+// Crash safety of metadata writes (docs/compatibility.md §4): `vouch server` is SIGKILLed at a random
 // moment while the notary client publishes, then restarted on the same database. After every
 // kill the database is intact, every GUN's chain (latest timestamp → snapshot → listed files) is
 // whole, and a fresh client reads the repository. Fewer kills than the plan's 200/50, because

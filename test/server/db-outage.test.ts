@@ -1,4 +1,4 @@
-// SQLite outages (reliability.md §3.2 "DB outage"): a writer lock held by another process and a
+// SQLite outages (docs/compatibility.md §4 "DB outage"): a writer lock held by another process and a
 // full disk. Failed requests answer within busy_timeout + 1 s with a JSON errcode body, nothing is
 // half-written, and service resumes without a restart. (PostgreSQL: pg-outage.test.ts.)
 import { after, before, describe, test } from 'node:test';

@@ -1,6 +1,6 @@
 // The docker CLI (28, no engine) against `vouch server` (issue #5): signer add (which initialises
 // the repository), inspect and inspect --pretty, re-signing a tag that is already signed, revoke,
-// and signer remove as far as docker itself gets (peer-quirks.md: it removes nothing).
+// and signer remove as far as docker itself gets (docs/compatibility.md §3: it removes nothing).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -72,7 +72,7 @@ void describe('docker CLI against vouch server', { skip: missing === undefined ?
     assert.deepEqual(view.AdministrativeKeys.map((k) => k.Name), ['Root', 'Repository']);
     assert.deepEqual(view.SignedTags, []);
 
-    // docker cannot put the first signature on a tag without an engine (peer-quirks): notary does.
+    // docker cannot put the first signature on a tag without an engine (docs/compatibility.md §3): notary does.
     const digest = createHash('sha256').update('a manifest').digest('hex');
     const signed = await h.notary(['addhash', REPO, 'v1', '10', '--sha256', digest, '-r', 'targets/releases', '-r', 'targets/alice', '-p'], {
       trustDir: join(dockerConfig, 'trust'), passphrases: { targets: REPO_PASS, delegation: REPO_PASS },
@@ -97,7 +97,7 @@ void describe('docker CLI against vouch server', { skip: missing === undefined ?
     assert.match(r.out, new RegExp(`Successfully deleted signature for ${REPO}:v1`));
     assert.deepEqual((await inspect()).SignedTags, []);
 
-    // docker 28 prints this, exits 0 and removes nothing (peer-quirks.md): assert what it did.
+    // docker 28 prints this, exits 0 and removes nothing (docs/compatibility.md §3): assert what it did.
     r = await docker(['trust', 'signer', 'remove', '-f', 'alice', REPO]);
     assert.equal(r.code, 0, r.out);
     assert.match(r.out, new RegExp(`Removing signer "alice" from ${REPO}...`));

@@ -1,4 +1,4 @@
-// PostgreSQL outage (reliability.md §3.2 "DB outage"): `vouch server --config` runs as its own
+// PostgreSQL outage (docs/compatibility.md §4 "DB outage"): `vouch server --config` runs as its own
 // process on a private PostgreSQL that is stopped with `-m immediate` while clients read and
 // publish. Failed requests answer 503 within the connect timeout + 1 s, health turns 503, the
 // process survives, and after the database returns the same process serves and publishes again
@@ -82,7 +82,7 @@ void describe('vouch server on a PostgreSQL that stops and comes back', { skip: 
       if (status !== 200) await new Promise((r) => setTimeout(r, 100));
     }
     assert.equal(status, 200, 'reads succeed within 5 s of the database restart');
-    // The notary client keeps the change that failed staged (peer-quirks), so publish sends it now.
+    // The notary client keeps the change that failed staged (docs/compatibility.md §3), so publish sends it now.
     assert.equal((await notary(['publish', gun])).code, 0);
     const list = await notary(['list', gun]);
     assert.match(list.stdout, /^before /m);

@@ -1,4 +1,4 @@
-// Racing publishers over HTTP (reliability.md §3.2 (b) and (c)) on every store available here.
+// Racing publishers over HTTP (docs/compatibility.md §4 (b) and (c)) on every store available here.
 import { after, describe, test } from 'node:test';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';

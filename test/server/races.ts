@@ -1,5 +1,5 @@
 /**
- * Concurrency scenarios of reliability.md §3.2, reusable on every store: (b) N publishers post
+ * Concurrency scenarios of docs/compatibility.md §4, reusable on every store: (b) N publishers post
  * the same next version at once — exactly one wins, the rest get 400 VERSION, never 500; (c)
  * publishers retrying on VERSION lose no update.
  */

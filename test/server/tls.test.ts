@@ -1,4 +1,4 @@
-// The wire below HTTP (reliability.md §3.2 "TLS", "Path traversal", bad uploads): TLS 1.2 as the
+// The wire below HTTP (docs/compatibility.md §4 "TLS", "Path traversal", bad uploads): TLS 1.2 as the
 // floor, client certificates when a client CA is configured, raw request paths that a URL library
 // would have cleaned, and a body that contradicts its Content-Length.
 import { after, before, describe, test } from 'node:test';

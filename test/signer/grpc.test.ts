@@ -1,5 +1,5 @@
 // The signer's gRPC surface, in process on SQLite over mutual TLS: notary's messages, status codes
-// and texts (notary-formats.md §8.2) seen through the generated stubs, the health services, the
+// and texts (docs/formats.md §8.2) seen through the generated stubs, the health services, the
 // Vouch health report, and RemoteSigningService's mapping back to SignerError codes.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';

@@ -1,5 +1,5 @@
-// Transport security and fail-closed start-up of `vouch signer` (reliability.md §3.2 TLS;
-// peer-quirks: notary-signer starts without the alias passphrase, Vouch refuses). Handshakes
+// Transport security and fail-closed start-up of `vouch signer` (docs/compatibility.md §4 TLS;
+// docs/compatibility.md §3: notary-signer starts without the alias passphrase, Vouch refuses). Handshakes
 // without a client certificate, with one from another CA, with an expired one, over TLS 1.1 and
 // in plain text are all refused; a valid client certificate is served.
 import { after, before, describe, test } from 'node:test';

@@ -2,7 +2,7 @@
  * The registry credentials docker would use for an image (`command.ResolveAuthConfig`): they are
  * looked up under the registry's index name — `https://index.docker.io/v1/` for Docker Hub, else
  * `host[:port]` — whatever host the request goes to, because docker sends the registry login to the
- * trust server too (features K15).
+ * trust server too (docs/compatibility.md K15).
  *
  * Contract: `credHelpers[<host>]` or `credsStore` in `config.json` name a credential helper, which
  * is run as `docker-credential-<name> get` with the server key on stdin (5 s limit, 64 KiB of

@@ -1,5 +1,5 @@
 /**
- * docker's wording for trust failures (`trust.NotaryError`, features.md §2.1–2.2): a notary-level
+ * docker's wording for trust failures (`trust.NotaryError`, docs/compatibility.md §2.1–2.2): a notary-level
  * error is wrapped with the repository name and a prefix that tells consumers whether it smells of
  * an attack (`Warning: potential malicious behavior - …`) or is an ordinary failure (`Error: …`).
  *

@@ -1,5 +1,5 @@
 /**
- * `docker trust inspect` (features K8): the read-only view of an image's trust data and docker
+ * `docker trust inspect` (docs/compatibility.md K8): the read-only view of an image's trust data and docker
  * 28's two renderings of it, byte for byte.
  *
  * Contract:

@@ -3,7 +3,7 @@
  * (distribution/reference `ParseNormalizedNamed`): a first component without `.`/`:` that is not
  * `localhost` (and is lowercase) is part of the path on docker.io; `index.docker.io` is docker.io;
  * single-component docker.io names get `library/`. The GUN of a repository is `domain/path`
- * (notary-formats §12.1), e.g. `docker.io/library/alpine`.
+ * (docs/formats.md §12.1), e.g. `docker.io/library/alpine`.
  *
  * Errors keep docker's wording (`invalid reference format`, `… must be lowercase`, …).
  */

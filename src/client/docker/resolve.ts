@@ -1,6 +1,6 @@
 /**
  * `vouch trust resolve IMAGE[:TAG]`: what `DOCKER_CONTENT_TRUST=1 docker pull` did inside the
- * engine (docker's `TrustedReference`, features K2–K3), as a reference any puller can pin to.
+ * engine (docker's `TrustedReference`, docs/compatibility.md K2–K3), as a reference any puller can pin to.
  *
  * Contract:
  * - The tag (default `latest`, as docker pull) is looked up in `targets/releases`, then `targets`,

@@ -1,5 +1,5 @@
 /**
- * `docker trust revoke [-y] IMAGE[:TAG]` (features K7).
+ * `docker trust revoke [-y] IMAGE[:TAG]` (docs/compatibility.md K7).
  *
  * Contract: with a tag, the released target is removed from every role the caller can sign for;
  * without one, after a confirmation (skipped with `yes`), every released tag is. One publish;

@@ -1,5 +1,5 @@
 /**
- * docker's conventions on top of notary roles (notary-formats §12.3–12.5, features C13/K18):
+ * docker's conventions on top of notary roles (docs/formats.md §12.3–12.5, docs/compatibility.md C13/K18):
  * a tag is *released* when `targets` or `targets/releases` signs it; other delegations
  * `targets/<name>` are *signers*, reported only for a released digest; docker signs into every
  * direct child of `targets` it holds a key for and whose paths allow the tag, or into `targets`

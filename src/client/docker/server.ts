@@ -1,6 +1,6 @@
 /**
- * Where docker's trust commands find their trust server and its TLS material (notary-formats
- * §12.1, features K14; docker `cli/trust/trust.go`).
+ * Where docker's trust commands find their trust server and its TLS material (docs/formats.md
+ * §12.1, docs/compatibility.md K14; docker `cli/trust/trust.go`).
  *
  * Contract:
  * - Server: `$DOCKER_CONTENT_TRUST_SERVER`, which must parse as an `https://` URL (`valid https URL

@@ -1,5 +1,5 @@
 /**
- * `docker trust sign IMAGE:TAG` without a Docker engine (features K6, notary-formats §12.4).
+ * `docker trust sign IMAGE:TAG` without a Docker engine (docs/compatibility.md K6, docs/formats.md §12.4).
  *
  * Contract, following docker 28 step by step:
  * - A digest reference or a missing tag is refused with docker's messages.

@@ -1,5 +1,5 @@
 /**
- * `docker trust signer add|remove` (features K11, K12; notary-formats §12.5).
+ * `docker trust signer add|remove` (docs/compatibility.md K11, K12; docs/formats.md §12.5).
  *
  * Contract:
  * - add: the name must pass docker's rule (`releases` is reserved) and at least one `--key` is

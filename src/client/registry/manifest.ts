@@ -1,7 +1,7 @@
 /**
  * Image manifests as the Registry HTTP API v2 serves them: docker schema 2 manifests and manifest
  * lists, OCI image manifests and indexes. What trust needs is the digest and size of the exact
- * bytes (notary-formats §12.2), so this module never re-serialises; it only checks that the bytes
+ * bytes (docs/formats.md §12.2), so this module never re-serialises; it only checks that the bytes
  * are the kind of document the media type says, and reads an index's per-platform entries.
  */
 import { createHash } from 'node:crypto';

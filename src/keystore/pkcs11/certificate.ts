@@ -1,5 +1,5 @@
 /**
- * Root certificates (notary-formats.md §3.4) for keys whose private half never leaves a token:
+ * Root certificates (docs/formats.md §3.4) for keys whose private half never leaves a token:
  * the `CN=<GUN>` certificate a repository's root role lists, and the `CN=<role>` certificate
  * notary stores next to a Yubikey key (§11).
  *

@@ -1,6 +1,6 @@
 /**
- * The key stores in notary's order: the token first, then the files (notary-formats.md §11,
- * features.md F3). Its methods have the shape of the client's `KeySource` port
+ * The key stores in notary's order: the token first, then the files (docs/formats.md §11,
+ * docs/compatibility.md F3). Its methods have the shape of the client's `KeySource` port
  * (src/client/keys.ts), so the CLI can hand it to the client as it is.
  *
  * Contract:

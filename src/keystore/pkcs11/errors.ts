@@ -1,7 +1,7 @@
 /**
  * Errors of the PKCS#11 key store (hardware tokens: Yubikeys and any PKCS#11 module). Each has a
  * stable `code`; messages keep notary's Yubikey wording where notary users already know it
- * (features.md §2.2) and otherwise name the module, the token and what to do about it.
+ * (docs/compatibility.md §2.2) and otherwise name the module, the token and what to do about it.
  *
  * Contract: nothing in src/keystore/pkcs11 lets a raw pkcs11js error escape; `fromCkr` turns a
  * Cryptoki return value into one of these codes, keeping the `CKR_…` name in the message and the

@@ -1,5 +1,5 @@
 /**
- * Logging in to a token (notary-formats.md §11 "Logins"), with care for the token's retry
+ * Logging in to a token (docs/formats.md §11 "Logins"), with care for the token's retry
  * counter: every wrong PIN brings a real token closer to locking itself.
  *
  * Order of attempts for one login:

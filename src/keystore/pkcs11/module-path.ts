@@ -1,5 +1,5 @@
 /**
- * Which PKCS#11 module to load (notary-formats.md §11, features.md F1): an explicitly configured
+ * Which PKCS#11 module to load (docs/formats.md §11, docs/compatibility.md F1): an explicitly configured
  * module (flag, environment variable or client config, resolved by the CLI), or else the first
  * of notary's Yubico `libykcs11` paths that exists.
  *

@@ -1,5 +1,5 @@
 /**
- * Signing with a key that stays on a token (notary-formats.md §4): PKCS#11 `CKM_ECDSA` over
+ * Signing with a key that stays on a token (docs/formats.md §4): PKCS#11 `CKM_ECDSA` over
  * SHA-256(message) — SoftHSM 2.6 and many tokens lack `CKM_ECDSA_SHA256` — which yields notary's
  * raw r‖s. Each signature is verified against the key's public half before it is returned, up to
  * five signing attempts, as notary does.

@@ -1,6 +1,6 @@
 /**
  * The PKCS#11 key store: keys on a hardware token (a Yubikey, or any token a PKCS#11 module
- * exposes), beside the file store (notary-formats.md §11, features.md F).
+ * exposes), beside the file store (docs/formats.md §11, docs/compatibility.md F).
  *
  * Contract:
  * - Private keys never leave the token: `getSigner` returns a `TokenSigner`, `exportKey` always

@@ -24,7 +24,7 @@ export const protobufPackage = "proto";
 export const protobufFileName = "signer.proto";
 
 /**
- * Wire contract of notary-signer's gRPC API (notary-formats.md §8.1), written for Vouch.
+ * Wire contract of notary-signer's gRPC API (docs/formats.md §8.1), written for Vouch.
  * Package, service, method, message and field names and numbers must stay exactly as notary
  * uses them: notary-server dials /proto.KeyManagement/* and /proto.Signer/Sign with these messages.
  * Regenerate the TypeScript with `npm exec -- buf generate proto --template proto/buf.gen.yaml`.

@@ -1,4 +1,4 @@
--- Schema notary-server 0.7 expects on PostgreSQL (tables of notary-formats.md §9.3). notary ships
+-- Schema notary-server 0.7 expects on PostgreSQL (tables of docs/formats.md §9.3). notary ships
 -- no migrations in the Debian package and never creates tables itself, so the harness applies
 -- this to each fresh database. Column names and types follow what the server's gorm models read
 -- and write; the server maps a UNIQUE(gun, role, version) violation to the VERSION error.

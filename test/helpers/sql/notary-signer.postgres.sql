@@ -1,4 +1,4 @@
--- Schema notary-signer 0.7 expects on PostgreSQL (table `private_keys` of notary-formats.md §9.2).
+-- Schema notary-signer 0.7 expects on PostgreSQL (table `private_keys` of docs/formats.md §9.2).
 -- The signer never creates it; the harness applies this to each fresh database. `private` holds
 -- the compact-JWE text of the encrypted key, `public` the raw public bytes.
 CREATE TABLE private_keys (
