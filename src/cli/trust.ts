@@ -22,7 +22,7 @@ import { RevokeCancelled, revokeTrust } from '../client/docker/revoke.ts';
 import { dockerConfigDir } from '../client/docker/server.ts';
 import { withTrust, type DockerContext, type DockerIo } from '../client/docker/session.ts';
 import { signImage } from '../client/docker/sign.ts';
-import { exportSigstore, sigstoreSignDigest, sigstoreSigner, verifyImageSigstore } from '../client/docker/sigstore.ts';
+import { exportSigstore, releasedDigests, revokeSigner, revokeSigstore, sigstoreSignDigest, sigstoreSigner, verifyImageSigstore } from '../client/docker/sigstore.ts';
 import { ClientError } from '../client/errors.ts';
 import { parseSigstorePublicKey } from '../client/sigstore.ts';
 import { readFile } from 'node:fs/promises';
@@ -165,8 +165,18 @@ function revokeCommand(): CommandUnknownOpts {
     .description('Remove trust for an image')
     .argument('<IMAGE[:TAG]>')
     .option('-y, --yes', 'Do not prompt for confirmation')
-    .action(action(async (image: string, opts: { yes?: boolean }, cmd: CommandUnknownOpts) => {
-      await revokeTrust(dockerContext(cmd), parseImageReference(image), { yes: opts.yes === true });
+    .option('--sigstore', 'Also remove your Sigstore signatures of the revoked digests (always on with VOUCH_TRUST_SIGSTORE=1)')
+    .option('--signer <name>', 'With --sigstore: the docker signer whose signatures go (default: the first signer whose key you hold)')
+    .action(action(async (image: string, opts: { yes?: boolean; sigstore?: boolean; signer?: string }, cmd: CommandUnknownOpts) => {
+      const ctx = dockerContext(cmd);
+      const ref = parseImageReference(image);
+      const sigstore = opts.sigstore === true || sigstoreAlways(process.env);
+      const digests = sigstore ? await releasedDigests(ctx, ref, ref.digest === undefined ? ref.tag : undefined) : [];
+      await revokeTrust(ctx, ref, { yes: opts.yes === true });
+      if (sigstore && digests.length > 0) {
+        const n = await revokeSigstore(ctx, ref, digests, await revokeSigner(ctx, ref, opts.signer));
+        ctx.io.out(`Removed ${n} Sigstore signature(s) of ${ref.name}\n`);
+      }
     }));
 }
 

@@ -13,7 +13,7 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createPublicKey, verify as cryptoVerify, type KeyObject } from 'node:crypto';
+import { createHash, createPublicKey, verify as cryptoVerify, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { request } from 'undici';
@@ -156,4 +156,37 @@ test('trust sign --sigstore: cosign\'s .sig layout and a bundle referrer (tag sc
   await runVouch(['sign', '--sigstore', image], { env: env(admin), expectCode: 0 });
   assert.equal((await sigLayers(pushed.digest)).length, 1);
   assert.equal((await bundles(pushed.digest)).length, 1);
+});
+
+test('export-sigstore signs every TUF-signed tag once (idempotent); revoke --sigstore takes the signatures away', { skip }, async () => {
+  const repo = `${registry.host}/team/app`;
+  const v2 = await pushImage(registry, 'team/app', 'v2');
+  const v3 = await pushImage(registry, 'team/app', 'v3');
+  await pushImage(registry, 'team/app', 'unsigned');
+  await runVouch(['sign', `${repo}:v2`], { env: env(admin), expectCode: 0 });
+  await runVouch(['sign', `${repo}:v3`], { env: env(admin, { VOUCH_TRUST_SIGSTORE: '1' }), expectCode: 0 });
+  assert.equal((await get(`/v2/team/app/manifests/sha256-${hex(v2.digest)}.sig`, OCI_MANIFEST)).status, 404);
+  assert.equal((await sigLayers(v3.digest)).length, 1, 'VOUCH_TRUST_SIGSTORE=1 signs without the flag');
+
+  const first = await runVouch(['export-sigstore', repo, '--signer', 'alice', '--json'], { env: env(admin), expectCode: 0 });
+  const exported = JSON.parse(first.stdout) as { tags: { tag: string; digest: string; added: boolean }[] };
+  assert.deepEqual(exported.tags.map((t) => [t.tag, t.digest, t.added]), [['v1', pushed.digest, false], ['v2', v2.digest, true], ['v3', v3.digest, false]]);
+  const again = await runVouch(['export-sigstore', repo, '--signer', 'alice'], { env: env(admin), expectCode: 0 });
+  assert.match(again.stdout, /^Exported 3 signed tag\(s\) of .* with key [0-9a-f]{64} \(0 new, 3 already signed\)\n$/);
+  for (const d of [pushed.digest, v2.digest, v3.digest]) {
+    assert.equal((await sigLayers(d)).length, 1);
+    const b = await bundles(d);
+    assert.equal(b.length, 1);
+    sigstoreJsVerify(b[0] as Buffer, join(admin, 'alice.pub'));
+  }
+  const unsigned = (await get('/v2/team/app/manifests/unsigned', 'application/vnd.docker.distribution.manifest.v2+json')).body;
+  assert.equal((await get(`/v2/team/app/manifests/sha256-${createHash('sha256').update(unsigned).digest('hex')}.sig`, OCI_MANIFEST)).status, 404, 'a tag not signed in TUF is not exported');
+
+  const revoked = await runVouch(['revoke', '--sigstore', '-y', `${repo}:v2`], { env: env(admin), expectCode: 0 });
+  assert.equal(revoked.stdout, `Successfully deleted signature for ${repo}:v2\nRemoved 2 Sigstore signature(s) of ${repo}\n`);
+  assert.equal((await get(`/v2/team/app/manifests/sha256-${hex(v2.digest)}.sig`, OCI_MANIFEST)).status, 404);
+  assert.deepEqual(await bundles(v2.digest), []);
+  const no = await runVouch(['verify-sigstore', `${repo}@${v2.digest}`, '--key', join(admin, 'alice.pub')], { env: env(admin) });
+  assert.equal(no.code, 1);
+  await runVouch(['verify-sigstore', `${repo}:v3`, '--key', join(admin, 'alice.pub')], { env: env(admin), expectCode: 0 });
 });

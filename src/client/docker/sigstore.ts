@@ -118,6 +118,19 @@ async function signerRoles(ctx: DockerContext, ref: ImageReference): Promise<str
   }, { clearChanges: false });
 }
 
+/** The released digests of `tag` (or of every tag), read before a revoke removes them. */
+export async function releasedDigests(ctx: DockerContext, ref: ImageReference, tag: string | undefined): Promise<string[]> {
+  return withTrust(ctx, ref, async (s) => {
+    const all = await s.repo.listTargets([RELEASES_ROLE, 'targets']);
+    return all.filter((t) => tag === undefined || t.name === tag).map((t) => `sha256:${Buffer.from(t.meta.hashes.get('sha256') ?? []).toString('hex')}`);
+  }, { clearChanges: false });
+}
+
+/** The key `revoke --sigstore` removes signatures of: the named signer's, else the first signer key held. */
+export async function revokeSigner(ctx: DockerContext, ref: ImageReference, signerName?: string): Promise<Signer> {
+  return sigstoreSigner(ctx, signerName !== undefined ? [] : [...await signerRoles(ctx, ref), 'targets'], signerName);
+}
+
 /** Removes the caller's Sigstore signatures of `digests` (after `revoke --sigstore`). */
 export async function revokeSigstore(ctx: DockerContext, ref: ImageReference, digests: readonly string[], signer: Signer): Promise<number> {
   const key = signerPublicKey(signer);
