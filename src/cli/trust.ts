@@ -22,6 +22,10 @@ import { RevokeCancelled, revokeTrust } from '../client/docker/revoke.ts';
 import { dockerConfigDir } from '../client/docker/server.ts';
 import { withTrust, type DockerContext, type DockerIo } from '../client/docker/session.ts';
 import { signImage } from '../client/docker/sign.ts';
+import { exportSigstore, releasedDigests, revokeSigner, revokeSigstore, sigstoreSignDigest, sigstoreSigner, verifyImageSigstore } from '../client/docker/sigstore.ts';
+import { ClientError } from '../client/errors.ts';
+import { parseSigstorePublicKey } from '../client/sigstore.ts';
+import { readFile } from 'node:fs/promises';
 import { addSigner, removeSigner } from '../client/docker/signers.ts';
 import { KeyFileStore } from '../keystore/file-store.ts';
 import { defaultTrustDir, loadClientConfig } from './config.ts';
@@ -137,14 +141,23 @@ function signCommand(): CommandUnknownOpts {
     .option('--local', 'Sign the manifest the registry serves for the tag now, even if the tag is already signed')
     .option('--signer <name>', 'Signer to create when the repository has no trust data yet (default: your registry login name)')
     .option('--json', 'Print the result as JSON')
-    .action(action(async (image: string, opts: { local?: boolean; signer?: string; json?: boolean }, cmd: CommandUnknownOpts) => {
+    .option('--sigstore', 'Also sign the digest in Sigstore\'s formats (cosign .sig tag and a bundle referrer) with the same key; always on with VOUCH_TRUST_SIGSTORE=1')
+    .action(action(async (image: string, opts: { local?: boolean; signer?: string; json?: boolean; sigstore?: boolean }, cmd: CommandUnknownOpts) => {
       const ctx = dockerContext(cmd, { quietStdout: opts.json === true });
-      const result = await signImage(ctx, parseImageReference(image), {
+      const ref = parseImageReference(image);
+      const result = await signImage(ctx, ref, {
         ...(opts.local === true ? { fromRegistry: true } : {}),
         ...(opts.signer !== undefined ? { signerName: opts.signer } : {}),
       });
-      if (opts.json === true) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
-    }));
+      let sigstore;
+      if (opts.sigstore === true || sigstoreAlways(process.env)) {
+        const signer = await sigstoreSigner(ctx, result.roles, opts.signer);
+        sigstore = await sigstoreSignDigest(ctx, ref, result.digest, signer);
+        ctx.io.out(`Signed ${ref.name}@${result.digest} in Sigstore's formats: ${sigstore.signatureTag} and a bundle (${sigstore.bundleDiscovery})\n`);
+      }
+      if (opts.json === true) process.stdout.write(`${JSON.stringify(sigstore !== undefined ? { ...result, sigstore } : result, null, 2)}\n`);
+    }))
+    .addHelpText('after', '\nExample:\n  vouch trust sign --sigstore registry.example.com/team/app:1.0\n');
 }
 
 function revokeCommand(): CommandUnknownOpts {
@@ -152,8 +165,18 @@ function revokeCommand(): CommandUnknownOpts {
     .description('Remove trust for an image')
     .argument('<IMAGE[:TAG]>')
     .option('-y, --yes', 'Do not prompt for confirmation')
-    .action(action(async (image: string, opts: { yes?: boolean }, cmd: CommandUnknownOpts) => {
-      await revokeTrust(dockerContext(cmd), parseImageReference(image), { yes: opts.yes === true });
+    .option('--sigstore', 'Also remove your Sigstore signatures of the revoked digests (always on with VOUCH_TRUST_SIGSTORE=1)')
+    .option('--signer <name>', 'With --sigstore: the docker signer whose signatures go (default: the first signer whose key you hold)')
+    .action(action(async (image: string, opts: { yes?: boolean; sigstore?: boolean; signer?: string }, cmd: CommandUnknownOpts) => {
+      const ctx = dockerContext(cmd);
+      const ref = parseImageReference(image);
+      const sigstore = opts.sigstore === true || sigstoreAlways(process.env);
+      const digests = sigstore ? await releasedDigests(ctx, ref, ref.digest === undefined ? ref.tag : undefined) : [];
+      await revokeTrust(ctx, ref, { yes: opts.yes === true });
+      if (sigstore && digests.length > 0) {
+        const n = await revokeSigstore(ctx, ref, digests, await revokeSigner(ctx, ref, opts.signer));
+        ctx.io.out(`Removed ${n} Sigstore signature(s) of ${ref.name}\n`);
+      }
     }));
 }
 
@@ -206,6 +229,47 @@ function migrateCommand(): CommandUnknownOpts {
     }));
 }
 
+/** `VOUCH_TRUST_SIGSTORE=1|true`: every `trust sign` also signs in Sigstore's formats. */
+function sigstoreAlways(env: NodeJS.ProcessEnv): boolean {
+  return /^(1|true|yes)$/i.test(env['VOUCH_TRUST_SIGSTORE'] ?? '');
+}
+
+function verifySigstoreCommand(): CommandUnknownOpts {
+  return new Command('verify-sigstore')
+    .description('Check the Sigstore signatures (cosign .sig tag, bundle referrers) of an image against a public key; no transparency log is needed')
+    .argument('<IMAGE[:TAG]>')
+    .requiredOption('--key <file>', 'PEM public key (cosign.pub, or a signer key from vouch trust key generate)')
+    .option('--json', 'Print the result as JSON')
+    .addHelpText('after', '\nExample:\n  vouch trust verify-sigstore registry.example.com/team/app:1.0 --key alice.pub\n')
+    .action(action(async (image: string, opts: { key: string; json?: boolean }, cmd: CommandUnknownOpts) => {
+      const key = parseSigstorePublicKey(await readFile(opts.key, 'utf8'));
+      const ref = parseImageReference(image);
+      const v = await verifyImageSigstore(dockerContext(cmd), ref, key);
+      if (opts.json === true) process.stdout.write(`${JSON.stringify({ name: ref.name, ...v }, null, 2)}\n`);
+      else if (v.verified) process.stdout.write(`Verified ${ref.name}@${v.digest}: ${v.cosignSignatures} cosign signature(s), ${v.bundles} Sigstore bundle(s) by the key\n`);
+      if (!v.verified) throw new ClientError('NO_SUCH_TARGET', `no Sigstore signature of ${ref.name}@${v.digest} verifies with ${opts.key}; sign it with vouch trust sign --sigstore or vouch trust export-sigstore`);
+    }));
+}
+
+function exportSigstoreCommand(): CommandUnknownOpts {
+  return new Command('export-sigstore')
+    .description('Sign every tag signed in TUF again in Sigstore\'s formats, with the same key (verified through TUF first; idempotent)')
+    .argument('<REPOSITORY>')
+    .option('--signer <name>', 'The docker signer whose key signs (default: the first signer whose key you hold)')
+    .option('--json', 'Print the exported tags as JSON')
+    .addHelpText('after', '\nExample:\n  vouch trust export-sigstore registry.example.com/team/app --signer alice\n')
+    .action(action(async (repository: string, opts: { signer?: string; json?: boolean }, cmd: CommandUnknownOpts) => {
+      const ref = parseImageReference(repository);
+      const r = await exportSigstore(dockerContext(cmd), ref, opts.signer !== undefined ? { signerName: opts.signer } : {});
+      if (opts.json === true) {
+        process.stdout.write(`${JSON.stringify({ name: ref.name, ...r }, null, 2)}\n`);
+        return;
+      }
+      const added = r.tags.filter((t) => t.added).length;
+      process.stdout.write(`Exported ${r.tags.length} signed tag(s) of ${ref.name} to Sigstore's formats with key ${r.keyId} (${added} new, ${r.tags.length - added} already signed)\n`);
+    }));
+}
+
 /** Adds `trust` with its subcommands to `program`; returns the `trust` command. */
 export function registerTrustCommands(program: CommandUnknownOpts): CommandUnknownOpts {
   const trust = new Command('trust')
@@ -217,6 +281,8 @@ export function registerTrustCommands(program: CommandUnknownOpts): CommandUnkno
   trust.addCommand(migrateCommand());
   trust.addCommand(signerCommand());
   trust.addCommand(resolveCommand());
+  trust.addCommand(verifySigstoreCommand());
+  trust.addCommand(exportSigstoreCommand());
   registerTrustKeyCommands(trust);
   program.addCommand(trust);
   return trust;

@@ -16,7 +16,7 @@ import { RemoteStore } from '../remote.ts';
 import { Repository } from '../repository.ts';
 import { HttpTransport } from '../transport.ts';
 import type { TrustPinning } from '../../tuf/root-trust.ts';
-import { RegistryClient } from '../registry/client.ts';
+import { RegistryClient, type RegistryClientOptions } from '../registry/client.ts';
 import type { ManifestInfo } from '../registry/manifest.ts';
 import { dockerCredentials, registryAuthKey, registryCredentialSource } from './credentials.ts';
 import { registryApiHost, type ImageReference } from './reference.ts';
@@ -114,18 +114,23 @@ function registryTls(ctx: DockerContext, domain: string): { tls: ReturnType<type
   return { tls: readCertsDirectory(own) ?? readCertsDirectory(daemon), hint: join(own, 'ca.crt') };
 }
 
-/** The manifest `ref` points at, from its registry over the Registry HTTP API v2. */
-export async function manifestOf(ctx: DockerContext, ref: ImageReference): Promise<ManifestInfo> {
-  if (ctx.manifestOf !== undefined) return ctx.manifestOf(ref);
+/** How `ref`'s registry is reached: host, TLS from docker's directories, the registry login. */
+export function registryOptions(ctx: DockerContext, ref: ImageReference): RegistryClientOptions {
   const { tls, hint } = registryTls(ctx, ref.domain);
-  const client = new RegistryClient({
+  return {
     host: registryApiHost(ref.domain),
     ...(tls !== undefined ? { tls } : {}),
     credentials: [registryCredentialSource(ctx.configDir, registryAuthKey(ref), ctx.log)],
     allowHttp: isLoopback(ref.domain),
     caHint: hint,
     userAgent: ctx.userAgent ?? 'vouch (docker trust)',
-  });
+  };
+}
+
+/** The manifest `ref` points at, from its registry over the Registry HTTP API v2. */
+export async function manifestOf(ctx: DockerContext, ref: ImageReference): Promise<ManifestInfo> {
+  if (ctx.manifestOf !== undefined) return ctx.manifestOf(ref);
+  const client = new RegistryClient(registryOptions(ctx, ref));
   const reference = ref.digest ?? ref.tag ?? 'latest';
   return client.getManifest(ref.path, reference, `${ref.familiarName}${ref.digest !== undefined ? `@${ref.digest}` : `:${reference}`}`);
 }
