@@ -5,8 +5,8 @@
  * Contract, as docker 28:
  * - A tag (default `latest`, announced as `Using default tag: latest`) resolves through the
  *   verified update exactly as `vouch trust resolve` (targets/releases, then targets; trust
- *   pinning from the context); with `allTags` every tag signed in those two roles, sorted by name
- *   (none: `No trusted tags for <name>`). A digest reference is pulled as it is, untrusted (docker
+ *   pinning from the context); with `allTags` every tag signed in those two roles, in notary's role
+ *   order (targets/releases first; docker's order within a role was Go map order) (none: `No trusted tags for <name>`). A digest reference is pulled as it is, untrusted (docker
  *   did the same: a digest is its own proof).
  * - For each: `Pull (i of n): <familiar>:<tag>@<digest>`, the engine pulls `<name>@<digest>`
  *   (progress as docker prints it), then `Tagging <familiar>@<digest> as <familiar>:<tag>` (stderr)
@@ -49,7 +49,7 @@ async function allTrustedTags(ctx: DockerContext, ref: ImageReference): Promise<
       out.push({ tag: t.name, digest: `sha256:${hex}` });
     }
     if (out.length === 0) throw new DockerTrustError('NO_SUCH_TARGET', `No trusted tags for ${ref.name}`);
-    return out.sort((a, b) => ((a.tag ?? '') < (b.tag ?? '') ? -1 : 1));
+    return out;
   }, { clearChanges: false });
 }
 
