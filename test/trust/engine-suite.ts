@@ -10,7 +10,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
-import { createServer } from 'node:http';
+import { createServer } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Agent, request } from 'undici';
@@ -29,10 +29,17 @@ export interface TrustServerUnderTest {
 /** Without logrus lines (timestamps differ) and docker's trailing help hint. */
 const messages = (stderr: string): string => stderr.split('\n').filter((l) => !l.startsWith('time=') && l !== '').join('\n');
 
-/** A plain-HTTP relay to the HTTPS trust server at `target` (trusting `caFile`). */
-async function httpRelay(target: string, caFile: string): Promise<{ url: string; close(): Promise<void> }> {
+/**
+ * An HTTPS relay to the trust server at `target` (trusting `caFile`) with its own self-signed
+ * certificate valid ten years, so a time-shifted client still accepts the connection.
+ */
+async function longLivedRelay(target: string, caFile: string, dir: string): Promise<{ url: string; host: string; certFile: string; close(): Promise<void> }> {
+  const certFile = join(dir, 'relay.crt');
+  const keyFile = join(dir, 'relay.key');
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '3650',
+    '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', keyFile, '-out', certFile], { stdio: 'ignore' });
   const dispatcher = new Agent({ connect: { ca: readFileSync(caFile) } });
-  const server = createServer((req, res) => {
+  const server = createServer({ cert: readFileSync(certFile), key: readFileSync(keyFile) }, (req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
@@ -52,7 +59,7 @@ async function httpRelay(target: string, caFile: string): Promise<{ url: string;
   const addr = server.address();
   const port = typeof addr === 'object' && addr !== null ? addr.port : 0;
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: `https://127.0.0.1:${port}`, host: `127.0.0.1:${port}`, certFile,
     close: async () => {
       await new Promise((resolve) => server.close(resolve));
       await dispatcher.close();
@@ -213,16 +220,20 @@ export function engineSuite(label: string, startServer: () => Promise<TrustServe
 
   test(`${label}: an expired collection is refused (out-of-date), under faketime`, { skip }, async () => {
     // The test PKI's certificates live 2 days, the timestamp 14: the time-shifted client talks to
-    // the trust server through a plain-HTTP relay in this process (which keeps the real time).
-    const relay = await httpRelay(server.url, server.caFile);
+    // the trust server through an HTTPS relay with a long-lived certificate, in this process
+    // (which keeps the real time).
+    const relay = await longLivedRelay(server.url, server.caFile, server.newDir('relay'));
     try {
       const cfg = config('expired');
+      trustCa(cfg, relay.host, relay.certFile);
       const v = await runVouchAt('+20 days', ['trust', 'pull', repo('team/app:v1')], { env: env(cfg, { DOCKER_CONTENT_TRUST_SERVER: relay.url }), timeoutMs: 120_000 });
       assert.equal(v.code, 1, v.stderr);
       assert.match(messages(v.stderr), new RegExp(`^Error: remote repository ${repo('team/app').replace(/\./g, '\\.')} out-of-date: `));
       assert.doesNotMatch(v.stdout, /Pull \(/);
       // The same client at the real time pulls through the same relay.
-      await runVouch(['pull', repo('team/app:v1')], { env: env(config('not-expired'), { DOCKER_CONTENT_TRUST_SERVER: relay.url }), expectCode: 0, timeoutMs: 120_000 });
+      const fresh = config('not-expired');
+      trustCa(fresh, relay.host, relay.certFile);
+      await runVouch(['pull', repo('team/app:v1')], { env: env(fresh, { DOCKER_CONTENT_TRUST_SERVER: relay.url }), expectCode: 0, timeoutMs: 120_000 });
     } finally {
       await relay.close();
     }
