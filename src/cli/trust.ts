@@ -32,6 +32,7 @@ import { defaultTrustDir, loadClientConfig } from './config.ts';
 import { cliPassphraseRetriever, closePrompts, sharedLineReader } from './passphrase.ts';
 import { loadPkcs11Section, pkcs11FlagsOf, resolvePkcs11Settings, terminalPinSource, tokenFirstKeys } from './pkcs11.ts';
 import { registerTrustKeyCommands } from './trust-key.ts';
+import { registerTrustEngineCommands } from './trust-engine.ts';
 import { agentKeyCache } from '../agent/worker.ts';
 
 function stderrLogger(debug: boolean): Logger {
@@ -273,7 +274,7 @@ function exportSigstoreCommand(): CommandUnknownOpts {
 /** Adds `trust` with its subcommands to `program`; returns the `trust` command. */
 export function registerTrustCommands(program: CommandUnknownOpts): CommandUnknownOpts {
   const trust = new Command('trust')
-    .description('Manage trust on Docker images (docker trust, without a Docker engine)')
+    .description('Manage trust on Docker images (docker trust; push and pull through the Docker engine)')
     .option('-D, --debug', 'Enable debug output');
   trust.addCommand(inspectCommand());
   trust.addCommand(signCommand());
@@ -284,6 +285,7 @@ export function registerTrustCommands(program: CommandUnknownOpts): CommandUnkno
   trust.addCommand(verifySigstoreCommand());
   trust.addCommand(exportSigstoreCommand());
   registerTrustKeyCommands(trust);
+  registerTrustEngineCommands(trust, dockerContext, action);
   program.addCommand(trust);
   return trust;
 }

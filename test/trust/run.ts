@@ -91,3 +91,13 @@ export function runVouch(args: readonly string[], o: RunOptions): Promise<RunRes
 export function runDocker(args: readonly string[], o: RunOptions): Promise<RunResult> {
   return run(DOCKER_BIN, ['trust', ...args], ['docker', 'trust', ...args], o);
 }
+
+/** The docker CLI with any arguments (not only `trust`), asynchronously (an in-process trust server keeps answering). */
+export function runDockerCli(args: readonly string[], o: RunOptions): Promise<RunResult> {
+  return run(DOCKER_BIN, args, ['docker', ...args], o);
+}
+
+/** `vouch …` (any command) through the test entry, under faketime when `fakeTime` is given. */
+export function runVouchAt(fakeTime: string, args: readonly string[], o: RunOptions): Promise<RunResult> {
+  return run('faketime', [fakeTime, process.execPath, ENTRY, ...args], ['faketime', fakeTime, 'vouch', ...args], o);
+}
