@@ -45,12 +45,14 @@ export default tseslint.config(
       'no-constant-condition': ['error', { checkLoops: false }],
     },
   },
-  { files: ['src/crypto/**'], rules: { ...forbid(['tuf', 'keystore', 'storage', 'client', 'server', 'signer', 'agent', 'cli'], IO_MODULES), ...noClock } },
-  { files: ['src/tuf/**'], rules: { ...forbid(['keystore', 'storage', 'client', 'server', 'signer', 'agent', 'cli'], IO_MODULES), ...noClock } },
-  { files: ['src/keystore/**', 'src/storage/**'], rules: forbid(['client', 'server', 'signer', 'agent', 'cli']) },
-  { files: ['src/client/**', 'src/signer/**'], rules: forbid(['cli', 'server', 'agent']) },
-  { files: ['src/server/**'], rules: forbid(['cli', 'client', 'keystore', 'agent']) },
-  { files: ['src/agent/**'], rules: forbid(['cli', 'client', 'server', 'signer', 'storage']) },
+  { files: ['src/crypto/**'], rules: { ...forbid(['gate', 'tuf', 'keystore', 'storage', 'client', 'server', 'signer', 'agent', 'cli'], IO_MODULES), ...noClock } },
+  { files: ['src/tuf/**'], rules: { ...forbid(['gate', 'keystore', 'storage', 'client', 'server', 'signer', 'agent', 'cli'], IO_MODULES), ...noClock } },
+  { files: ['src/keystore/**', 'src/storage/**'], rules: forbid(['gate', 'client', 'server', 'signer', 'agent', 'cli']) },
+  { files: ['src/client/**', 'src/signer/**'], rules: forbid(['gate', 'cli', 'server', 'agent']) },
+  { files: ['src/server/**'], rules: forbid(['gate', 'cli', 'client', 'keystore', 'agent']) },
+  { files: ['src/agent/**'], rules: forbid(['gate', 'cli', 'client', 'server', 'signer', 'storage']) },
+  // The gate composes the trust client (verified updates) and the server's auth; nothing imports it but the CLI.
+  { files: ['src/gate/**'], rules: forbid(['cli', 'agent', 'keystore', 'signer']) },
   {
     files: ['test/**', 'scripts/**', 'bench/**'],
     rules: {

@@ -45,7 +45,7 @@ function buildProgram(inAgentProcess: boolean): Command {
 
 /** True when this command line needs the server and signer commands (which load much more). */
 function wantsServices(words: readonly string[]): boolean {
-  return words.length === 0 || words.some((w) => w === 'server' || w === 'signer' || w === 'help' || w === '-h' || w === '--help');
+  return words.length === 0 || words.some((w) => w === 'server' || w === 'signer' || w === 'gate' || w === 'help' || w === '-h' || w === '--help');
 }
 
 async function main(inAgentProcess = false): Promise<void> {
@@ -54,6 +54,7 @@ async function main(inAgentProcess = false): Promise<void> {
     const [{ registerServerCommands }, { registerSignerCommands }] = await Promise.all([import('./server.ts'), import('./signer.ts')]);
     registerServerCommands(program);
     registerSignerCommands(program);
+    (await import('./gate.ts')).registerGateCommands(program);
   }
   try {
     await program.parseAsync(process.argv);
