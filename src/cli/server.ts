@@ -20,6 +20,9 @@ interface ServerOptions {
   config?: string;
   dataDir?: string;
   listen?: string;
+  htpasswd?: string;
+  insecureNoAuth?: true;
+  passphraseFile?: string;
   debug?: true;
 }
 
@@ -39,13 +42,19 @@ async function serve(opts: ServerOptions): Promise<void> {
   if (opts.config !== undefined) {
     config = loadConfig(opts.config);
   } else {
-    embedded = prepareEmbedded({ dataDir: opts.dataDir ?? defaultDataDir(process.env), ...(opts.listen !== undefined ? { listen: opts.listen } : {}) });
+    embedded = prepareEmbedded({
+      dataDir: opts.dataDir ?? defaultDataDir(process.env), env: process.env,
+      ...(opts.listen !== undefined ? { listen: opts.listen } : {}),
+      ...(opts.htpasswd !== undefined ? { htpasswd: opts.htpasswd } : {}),
+      ...(opts.insecureNoAuth === true ? { insecureNoAuth: true } : {}),
+      ...(opts.passphraseFile !== undefined ? { passphraseFile: opts.passphraseFile } : {}),
+    });
     config = embedded.config;
   }
   if (opts.debug === true) config = { ...config, logLevel: 'debug' };
   const running = await startFromConfig(config, { env: process.env });
-  process.stdout.write(embedded !== undefined ? embeddedBanner(embedded, running.url) : `vouch server: listening on ${running.url}\n`);
-  await new Promise<void>((resolve) => {
+  // The handlers go in before the banner: a supervisor may signal as soon as it reads it.
+  const stopped = new Promise<void>((resolve) => {
     const stop = (): void => {
       process.stdout.write('vouch server: shutting down\n');
       void running.close().finally(resolve);
@@ -53,6 +62,8 @@ async function serve(opts: ServerOptions): Promise<void> {
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
   });
+  process.stdout.write(embedded !== undefined ? embeddedBanner(embedded, running.url) : `vouch server: listening on ${running.url}\n`);
+  await stopped;
 }
 
 export function registerServerCommands(program: Command): void {
@@ -62,7 +73,11 @@ export function registerServerCommands(program: Command): void {
     .option('-c, --config <file>', 'notary-server JSON configuration file (NOTARY_SERVER_* variables override its values)')
     .option('--data-dir <dir>', 'data directory of the embedded default (default $VOUCH_SERVER_DATA_DIR or ~/.vouch/server)')
     .option('--listen <addr>', 'listen address of the embedded default (default 127.0.0.1:4443)')
+    .option('--htpasswd <file>', 'embedded default: HTTP basic auth for users of this htpasswd file (bcrypt: htpasswd -B)')
+    .option('--insecure-no-auth', 'embedded default: allow a non-loopback --listen without auth')
+    .option('--passphrase-file <file>', 'embedded default: the signer key passphrase file, outside the data directory (default $VOUCH_SERVER_PASSPHRASE_FILE or ~/.config/vouch/server-signer-passphrase)')
     .option('--debug', 'log at debug level')
+    .addHelpText('after', '\nExample:\n  htpasswd -cB ~/.vouch/htpasswd alice\n  vouch server --listen 0.0.0.0:4443 --htpasswd ~/.vouch/htpasswd\n')
     .action((opts) =>
       serve(opts).catch((e: unknown) => {
         process.stderr.write(`vouch server: ${e instanceof Error ? e.message : String(e)}\n`);

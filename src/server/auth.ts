@@ -20,6 +20,17 @@ export interface Access {
   readonly action: string;
 }
 
+/** What the HTTP layer asks of any auth scheme (token auth here, basic auth in basic-auth.ts). */
+export interface Authorizer {
+  /**
+   * True when reads (routes needing only `pull`, the changefeeds excepted) are open to anyone:
+   * basic auth, because notary and docker never send passwords for reads (see basic-auth.ts).
+   */
+  readonly anonymousPull?: boolean;
+  /** Returns when `authorization` grants every record of `access`; throws ServerError('UNAUTHORIZED') otherwise. */
+  authorize(authorization: string | undefined, host: string | undefined, access: readonly Access[], now: Date): void | Promise<void>;
+}
+
 export interface TokenAuthOptions {
   readonly realm: string;
   readonly service: string;
@@ -90,7 +101,7 @@ export function scopeParam(access: readonly Access[]): string {
   return [...byResource].map(([r, actions]) => `${r}:${actions.join(',')}`).join(' ');
 }
 
-export class TokenAuth {
+export class TokenAuth implements Authorizer {
   private readonly opts: TokenAuthOptions;
   private readonly roots: X509Certificate[];
   private readonly trustedKeys = new Map<string, KeyObject>();

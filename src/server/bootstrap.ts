@@ -16,7 +16,8 @@ import { SIGNER_COMPONENT, SIGNER_MIGRATIONS, type SignerTables } from '../signe
 import { openDatabase } from '../storage/database.ts';
 import { migrateToLatest } from '../storage/migrations.ts';
 import { VouchError } from '../errors.ts';
-import { TokenAuth } from './auth.ts';
+import { TokenAuth, type Authorizer } from './auth.ts';
+import { BasicAuth, parseHtpasswd } from './basic-auth.ts';
 import { ServerConfigError, type LocalTrustService, type RemoteTrustService, type ServerConfig, type StorageSection } from './config.ts';
 import { startTrustServer, type RunningTrustServer, type TrustServerOptions } from './server.ts';
 import { MemorySigningBackend, type SigningBackend } from './signing.ts';
@@ -120,10 +121,14 @@ export async function startFromConfig(config: ServerConfig, opts: StartOptions):
       throw new ServerConfigError(`TLS certificate ${config.tls?.certFile ?? ''} and key ${config.tls?.keyFile ?? ''} cannot be used: ${e instanceof Error ? e.message : String(e)}`);
     }
   }
-  const auth = config.auth === undefined ? undefined : new TokenAuth({
+  let auth: Authorizer | undefined = config.auth === undefined ? undefined : new TokenAuth({
     realm: config.auth.realm, service: config.auth.service, issuer: config.auth.issuer, autoRedirect: config.auth.autoRedirect,
     rootCertBundle: readFile(config.auth.rootCertBundle, 'auth rootcertbundle').toString('utf8'),
   });
+  if (config.basicAuth !== undefined) {
+    const file = config.basicAuth.htpasswdFile;
+    auth = new BasicAuth(parseHtpasswd(readFile(file, 'auth htpasswd').toString('utf8'), file));
+  }
   const signing = config.trustService.type === 'remote' ? await remoteSigner(config.trustService) : await localSigner(config.trustService, config.storage, opts.env);
   let store: MetaStore | undefined;
   try {

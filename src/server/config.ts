@@ -56,12 +56,18 @@ export interface TokenAuthSection {
   readonly autoRedirect: boolean;
 }
 
+/** `auth.type: "basic"`: HTTP basic auth against an htpasswd file of bcrypt hashes (basic-auth.ts). */
+export interface BasicAuthSection {
+  readonly htpasswdFile: string;
+}
+
 export interface ServerConfig {
   readonly httpAddr: { readonly host: string; readonly port: number };
   readonly tls?: { readonly certFile: string; readonly keyFile: string; readonly clientCaFile?: string };
   readonly trustService: RemoteTrustService | LocalTrustService;
   readonly storage: StorageSection;
   readonly auth?: TokenAuthSection;
+  readonly basicAuth?: BasicAuthSection;
   readonly cacheControl: { readonly currentMaxAge: number; readonly consistentMaxAge: number };
   readonly gunPrefixes: readonly string[];
   /** A pino level. */
@@ -195,12 +201,17 @@ function gunPrefixes(r: Reader): string[] {
   return prefixes;
 }
 
-function auth(r: Reader): TokenAuthSection | undefined {
+function auth(r: Reader): TokenAuthSection | BasicAuthSection | undefined {
   const type = r.string('auth.type');
   if (type === '') return undefined;
-  if (type !== 'token') throw new ServerConfigError(`unsupported auth type ${type}: only "token" is available`);
+  if (type !== 'token' && type !== 'basic') throw new ServerConfigError(`unsupported auth type ${type}: only "token" and "basic" are available`);
   const options = r.raw('auth.options');
   if (!isJsonObject(options)) throw new ServerConfigError('auth.options must be a map[string]interface{}');
+  if (type === 'basic') {
+    const file = r.file('auth.options.htpasswd');
+    if (file === undefined) throw new ServerConfigError('basic auth requires a valid option string: "htpasswd"');
+    return { htpasswdFile: file };
+  }
   const need = (k: string): string => {
     const v = options[k];
     if (typeof v !== 'string' || v === '') throw new ServerConfigError(`token auth requires a valid option string: "${k}"`);
@@ -243,7 +254,7 @@ export function parseServerConfig(text: string, configPath: string, env: Readonl
     ...(tls !== undefined ? { tls } : {}),
     trustService: trustService(r),
     storage: storageSection(r, 'storage'),
-    ...(authSection !== undefined ? { auth: authSection } : {}),
+    ...(authSection === undefined ? {} : 'htpasswdFile' in authSection ? { basicAuth: authSection } : { auth: authSection }),
     cacheControl: { currentMaxAge: maxAge(r, 'current_metadata', 300), consistentMaxAge: maxAge(r, 'consistent_metadata', 2_592_000) },
     gunPrefixes: gunPrefixes(r),
     logLevel,

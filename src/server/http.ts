@@ -15,7 +15,7 @@
 import { gzipSync } from 'node:zlib';
 import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
 import type { Logger } from 'pino';
-import type { TokenAuth, Access } from './auth.ts';
+import type { Authorizer, Access } from './auth.ts';
 import { errorBody, goJson, ServerError } from './errors.ts';
 import type { HealthMonitor } from './health.ts';
 import type { Operation, ServerMetrics } from './metrics.ts';
@@ -40,7 +40,7 @@ export interface HttpOptions {
   readonly metrics: ServerMetrics;
   readonly health: HealthMonitor;
   readonly logger: Logger;
-  readonly auth?: TokenAuth;
+  readonly auth?: Authorizer;
   readonly cacheControl?: CacheControl;
   readonly gunPrefixes?: readonly string[];
   /** Whole request body cap (default 10 MiB). */
@@ -166,7 +166,7 @@ export class TrustHttp {
     const route = matchRoute(req.method, path);
     req.vouchOperation = route.operation;
     try {
-      this.admit(req, route);
+      await this.admit(req, route);
       return await this.handle(req, reply, route, new URLSearchParams(q < 0 ? '' : raw.slice(q + 1)));
     } catch (e) {
       return this.fail(req, reply, e);
@@ -174,7 +174,7 @@ export class TrustHttp {
   }
 
   /** Prefix filter, GUN sanity and auth, in notary's order. */
-  private admit(req: FastifyRequest, route: RouteMatch): void {
+  private async admit(req: FastifyRequest, route: RouteMatch): Promise<void> {
     const gun = route.gun;
     if (gun !== undefined) {
       const prefixes = this.opts.gunPrefixes ?? [];
@@ -185,11 +185,14 @@ export class TrustHttp {
       const bad = checkGun(gun);
       if (bad !== undefined) throw new ServerError('INVALID_GUN', bad);
     }
-    if (this.opts.auth === undefined) return;
+    const auth = this.opts.auth;
+    if (auth === undefined) return;
+    const isRead = route.actions.length > 0 && route.actions.every((a) => a === 'pull') && route.kind !== 'changefeed';
+    if (auth.anonymousPull === true && isRead) return;
     const access: Access[] = gun === undefined
       ? [{ type: 'registry', name: 'catalog', action: '*' }]
       : route.actions.map((action) => ({ type: 'repository', name: gun, action }));
-    this.opts.auth.authorize(req.headers.authorization, req.headers.host, access, this.now());
+    await auth.authorize(req.headers.authorization, req.headers.host, access, this.now());
   }
 
   /**

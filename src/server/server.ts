@@ -9,7 +9,7 @@
  */
 import type { AddressInfo } from 'node:net';
 import { pino, type Logger } from 'pino';
-import type { TokenAuth } from './auth.ts';
+import type { Authorizer } from './auth.ts';
 import { HealthMonitor, type HealthCheck } from './health.ts';
 import { TrustHttp, type CacheControl } from './http.ts';
 import { ServerMetrics } from './metrics.ts';
@@ -35,7 +35,7 @@ export interface TrustServerOptions {
   readonly host?: string;
   readonly port?: number;
   readonly tls?: ServerTls;
-  readonly auth?: TokenAuth;
+  readonly auth?: Authorizer;
   readonly cacheControl?: CacheControl;
   readonly gunPrefixes?: readonly string[];
   readonly bodyLimit?: number;

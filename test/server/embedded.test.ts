@@ -13,7 +13,7 @@ import { startServerProcess, stopServerProcess, type ServerProcess } from './cli
 
 const missing = notaryPeersUnavailableReason();
 
-const startServer = (dataDir: string): Promise<ServerProcess> => startServerProcess(['--data-dir', dataDir, '--listen', '127.0.0.1:0'], { HOME: dataDir });
+const startServer = (dataDir: string): Promise<ServerProcess> => startServerProcess(['--data-dir', dataDir, '--listen', '127.0.0.1:0'], { HOME: join(dataDir, '..') });
 const stopServer = stopServerProcess;
 
 void describe('vouch server, embedded default', { skip: missing === undefined ? false : `notary client unavailable: ${missing}` }, () => {
@@ -28,7 +28,8 @@ void describe('vouch server, embedded default', { skip: missing === undefined ? 
     assert.match(first.banner, new RegExp(`TLS: +certificate issued by a CA generated for this server \\(created now\\):\\n +${caFile.replace(/\//g, '\\/')}\\n`));
     assert.match(first.banner, /notary -s https:\/\/127\.0\.0\.1:\d+ --tlscacert \S+ca\.crt <command>/);
     assert.equal(statSync(dataDir).mode & 0o777, 0o700);
-    for (const f of ['server.db', 'signer.db', 'signer-passphrase', 'tls/ca.key', 'tls/server.key']) assert.equal(statSync(join(dataDir, f)).mode & 0o777, 0o600, f);
+    for (const f of ['server.db', 'signer.db', 'tls/ca.key', 'tls/server.key']) assert.equal(statSync(join(dataDir, f)).mode & 0o777, 0o600, f);
+    assert.equal(statSync(join(dir, '.config', 'vouch', 'server-signer-passphrase')).mode & 0o777, 0o600, 'the passphrase is kept outside the data directory');
     const ca = readFileSync(caFile, 'utf8');
     const notary = (url: string, args: string[]) => runNotary(args, { trustDir, serverUrl: url, caFile, expectCode: 0 });
     const gun = 'example.com/embedded';
