@@ -14,7 +14,7 @@
  *   a wrong passphrase and a tampered token are indistinguishable (`JWE_DECRYPTION_FAILED`).
  * - Pure: no I/O and no clock; randomness comes from node:crypto unless given in `opts`.
  */
-import { createCipheriv, createDecipheriv, pbkdf2, pbkdf2Sync, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createCipheriv, createDecipheriv, pbkdf2, pbkdf2Sync, randomBytes } from 'node:crypto';
 import { VouchError } from '../errors.ts';
 
 export type JweErrorCode =
@@ -61,68 +61,38 @@ export interface EncryptOptions {
   readonly cek?: Uint8Array;
 }
 
-// --- AES key wrap (RFC 3394 §2.2.1 / §2.2.2, default IV A6A6A6A6A6A6A6A6) ---------------------
+// --- AES key wrap (RFC 3394, default IV A6A6A6A6A6A6A6A6) through OpenSSL's id-aes*-wrap ------
 
 const KW_IV = Buffer.from('a6a6a6a6a6a6a6a6', 'hex');
 
-function aesEcb(kek: Uint8Array, decrypt: boolean): (block: Buffer) => Buffer {
-  const alg = `aes-${kek.length * 8}-ecb`;
-  const c = decrypt ? createDecipheriv(alg, kek, null) : createCipheriv(alg, kek, null);
-  c.setAutoPadding(false);
-  return (block) => c.update(block);
-}
-
-function checkKek(kek: Uint8Array): void {
+function wrapCipher(kek: Uint8Array): string {
   if (![16, 24, 32].includes(kek.length)) throw new JweError('MALFORMED_JWE', 'AES key wrap needs a 128, 192 or 256-bit key');
+  return `id-aes${kek.length * 8}-wrap`;
 }
 
 /** Wraps `keyData` (a multiple of 8 bytes, at least 16) under `kek`; output is 8 bytes longer. */
 export function aesKeyWrap(kek: Uint8Array, keyData: Uint8Array): Uint8Array {
-  checkKek(kek);
+  const alg = wrapCipher(kek);
   if (keyData.length < 16 || keyData.length % 8 !== 0) {
     throw new JweError('MALFORMED_JWE', 'AES key wrap input must be a multiple of 8 bytes, at least 16');
   }
-  const n = keyData.length / 8;
-  const aes = aesEcb(kek, false);
-  let a: Buffer = Buffer.from(KW_IV);
-  const r: Buffer[] = Array.from({ length: n }, (_, i) => Buffer.from(keyData.subarray(i * 8, i * 8 + 8)));
-  for (let j = 0; j <= 5; j++) {
-    for (let i = 0; i < n; i++) {
-      const b = aes(Buffer.concat([a, r[i]!]));
-      a = xorCounter(b.subarray(0, 8), BigInt(n * j + i + 1));
-      r[i] = b.subarray(8, 16);
-    }
-  }
-  return new Uint8Array(Buffer.concat([a, ...r]));
+  const c = createCipheriv(alg, kek, KW_IV);
+  return new Uint8Array(Buffer.concat([c.update(keyData), c.final()]));
 }
 
 /** Unwraps and checks the integrity value; a wrong key gives `JWE_DECRYPTION_FAILED`. */
 export function aesKeyUnwrap(kek: Uint8Array, wrapped: Uint8Array): Uint8Array {
-  checkKek(kek);
+  const alg = wrapCipher(kek);
   if (wrapped.length < 24 || wrapped.length % 8 !== 0) {
     throw new JweError('MALFORMED_JWE', 'AES-wrapped key must be a multiple of 8 bytes, at least 24');
   }
-  const n = wrapped.length / 8 - 1;
-  const aes = aesEcb(kek, true);
-  let a: Buffer = Buffer.from(wrapped.subarray(0, 8));
-  const r: Buffer[] = Array.from({ length: n }, (_, i) => Buffer.from(wrapped.subarray(8 + i * 8, 16 + i * 8)));
-  for (let j = 5; j >= 0; j--) {
-    for (let i = n - 1; i >= 0; i--) {
-      const b = aes(Buffer.concat([xorCounter(a, BigInt(n * j + i + 1)), r[i]!]));
-      a = b.subarray(0, 8);
-      r[i] = b.subarray(8, 16);
-    }
+  const d = createDecipheriv(alg, kek, KW_IV);
+  try {
+    // OpenSSL checks the integrity value inside update(); a mismatch throws there or in final().
+    return new Uint8Array(Buffer.concat([d.update(wrapped), d.final()]));
+  } catch (cause) {
+    throw new JweError('JWE_DECRYPTION_FAILED', DECRYPTION_FAILED, { cause });
   }
-  if (!timingSafeEqual(a, KW_IV)) throw new JweError('JWE_DECRYPTION_FAILED', DECRYPTION_FAILED);
-  return new Uint8Array(Buffer.concat(r));
-}
-
-function xorCounter(a: Uint8Array, t: bigint): Buffer {
-  const out = Buffer.from(a);
-  const tb = Buffer.alloc(8);
-  tb.writeBigUInt64BE(t);
-  for (let k = 0; k < 8; k++) out[k] = out[k]! ^ tb[k]!;
-  return out;
 }
 
 // --- compact serialization --------------------------------------------------------------------
