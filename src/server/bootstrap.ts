@@ -12,6 +12,7 @@ import { createSecureContext, rootCertificates } from 'node:tls';
 import { pino, type Logger } from 'pino';
 import { SqlKeyStore } from '../signer/key-store.ts';
 import { LocalSigningService } from '../signer/local-service.ts';
+import { openMemorySigningService } from '../signer/embedded.ts';
 import { SIGNER_COMPONENT, SIGNER_MIGRATIONS, type SignerTables } from '../signer/schema.ts';
 import { openDatabase } from '../storage/database.ts';
 import { migrateToLatest } from '../storage/migrations.ts';
@@ -20,7 +21,7 @@ import { TokenAuth, type Authorizer } from './auth.ts';
 import { BasicAuth, parseHtpasswd } from './basic-auth.ts';
 import { ServerConfigError, type LocalTrustService, type RemoteTrustService, type ServerConfig, type StorageSection } from './config.ts';
 import { startTrustServer, type RunningTrustServer, type TrustServerOptions } from './server.ts';
-import { MemorySigningBackend, type SigningBackend } from './signing.ts';
+import type { SigningBackend } from './signing.ts';
 import type { ServerTables } from './sql-schema.ts';
 import { SqlMetaStore } from './sql-store.ts';
 import { MemoryMetaStore, type MetaStore } from './store.ts';
@@ -77,7 +78,7 @@ async function remoteSigner(ts: RemoteTrustService): Promise<Signing> {
 
 async function localSigner(ts: LocalTrustService, serverStorage: StorageSection, env: Env): Promise<Signing> {
   const storage = ts.storage ?? serverStorage;
-  if (storage.backend === 'memory') return { backend: new MemorySigningBackend() };
+  if (storage.backend === 'memory') return { backend: openMemorySigningService() };
   const fromEnv = env[`NOTARY_SIGNER_${ts.defaultAlias.toUpperCase()}`];
   const passphrase = fromEnv !== undefined && fromEnv !== '' ? fromEnv
     : ts.passphraseFile !== undefined ? readFile(ts.passphraseFile, 'trust_service.passphrase_file').toString('utf8').trim() : undefined;

@@ -10,15 +10,14 @@
  * answers 500 there). A publish writes in one transaction and is visible to the next read in this
  * process at once; the cache is dropped for every write this process makes or the store reports.
  */
-import { signSnapshot, SigningError } from '../tuf/builder.ts';
-import { parseMetadata, type Metadata, type RootSigned, type SnapshotSigned } from '../tuf/metadata.ts';
+import { parseMetadata, type RootSigned } from '../tuf/metadata.ts';
 import { formatExpiry } from '../tuf/time.ts';
 import { parseGun, type Gun } from '../tuf/types.ts';
 import { CurrentMetadata, type ChainHead, type CurrentCacheOptions } from './current.ts';
 import { EMPTY_DETAIL, goJson, ServerError } from './errors.ts';
 import type { ServerKeys } from './signing.ts';
 import { MetaStoreError, type ChangeRecord, type MetaStore, type MetaUpdate, type StoredFile } from './store.ts';
-import { generateTimestamp, validateUpdate, type PreviousVersions, type UploadedFile } from './validate.ts';
+import { generateSnapshot, generateTimestamp, validateUpdate, type PreviousVersions, type UploadedFile } from './validate.ts';
 
 export interface TrustServiceOptions {
   readonly store: MetaStore;
@@ -165,7 +164,7 @@ export class TrustService {
       const root = parseMetadata('root', rootFile.data);
       let snapshotBytes = head.snapshot.data;
       if (head.snapshotExpiresMs < now.getTime()) {
-        const snapshot = await this.resignSnapshot(keys, root, head, now);
+        const snapshot = await generateSnapshot(keys, root, now, head.snapshot, new Map([['root', root.bytes]]));
         updates.push({ role: 'snapshot', version: snapshot.signed.version, data: snapshot.bytes });
         snapshotBytes = snapshot.bytes;
       }
@@ -185,18 +184,6 @@ export class TrustService {
     const fresh = await this.read('reading metadata', () => this.current.head(gun));
     if (fresh === undefined) throw notFound();
     return fresh;
-  }
-
-  private async resignSnapshot(keys: ServerKeys, root: Metadata<RootSigned>, head: ChainHead, now: Date): Promise<Metadata<SnapshotSigned>> {
-    const previous = parseMetadata('snapshot', head.snapshot.data);
-    const signers = await keys.heldSigners(root.signed, 'snapshot');
-    const role = root.signed.roles.get('snapshot');
-    const verifier = { name: 'snapshot', keys: new Map([...(role?.keyIds ?? [])].flatMap((id) => {
-      const k = root.signed.keys.get(id);
-      return k === undefined ? [] : [[id, k] as const];
-    })), threshold: role?.threshold ?? 1 };
-    if (signers.length === 0) throw new SigningError('NO_SIGNING_KEYS', 'the server does not hold the snapshot key', 'snapshot');
-    return signSnapshot({ now, previous, files: new Map([['root', root.bytes]]), signers, verifier });
   }
 
   private async rootOf(gun: string): Promise<RootSigned | undefined> {

@@ -10,16 +10,17 @@
  * - `heldSigners` returns a `Signer` for every key listed for a role that the signer holds and
  *   whose public bytes equal the listed key; positive answers are cached (a key ID names its
  *   content, so the answer cannot change until the key is deleted).
+ * - `signerFor` sends the full canonical message and returns the signer's raw signature; a reply
+ *   whose method is not the one the key type implies is refused, as is any other failure.
  * - Failures other than "not found" become `ServerError('UNAVAILABLE')`.
+ * - Keys held in this process only (notary's `local` trust service, `storage.backend: memory`) are
+ *   the same `LocalSigningService` as `vouch signer`, over an in-memory SQLite key table
+ *   (src/signer/embedded.ts `openMemorySigningService`); there is no second signing implementation.
  */
-import { generateKey, notaryPublicBytes } from '../crypto/private-keys.ts';
-import { ecdsaSign, ed25519Sign } from '../crypto/signatures.ts';
-import { computeKeyId, makePublicKey, type PublicKey } from '../tuf/keys.ts';
+import { makePublicKey, type PublicKey } from '../tuf/keys.ts';
 import type { RootSigned } from '../tuf/metadata.ts';
 import type { SignatureMethod, SignatureValue, Signer } from '../tuf/signer.ts';
-import type { KeyId } from '../tuf/types.ts';
 import { ServerError } from './errors.ts';
-import type { KeyObject } from 'node:crypto';
 
 export interface BackendPublicKey {
   readonly keyId: string;
@@ -36,6 +37,9 @@ export interface SigningBackend {
 
 /** Key types the server may be configured to create (`trust_service.key_algorithm`). */
 export type ServerKeyAlgorithm = 'ecdsa' | 'ed25519' | 'rsa';
+
+/** The signature method each key type the signer holds implies (docs/formats.md §4). */
+const METHOD_OF: Readonly<Record<string, SignatureMethod>> = { ecdsa: 'ecdsa', ed25519: 'eddsa', rsa: 'rsapss' };
 
 function isKeyNotFound(e: unknown): boolean {
   return typeof e === 'object' && e !== null && (e as { code?: unknown }).code === 'KEY_NOT_FOUND';
@@ -74,16 +78,22 @@ export class ServerKeys {
 
   signerFor(key: PublicKey): Signer {
     const backend = this.backend;
+    const expected = METHOD_OF[key.keyType];
     return {
       keyId: key.id,
       publicKey: key,
       async sign(message: Uint8Array): Promise<SignatureValue> {
+        let s: { readonly method: SignatureMethod; readonly signature: Uint8Array };
         try {
-          const s = await backend.sign(key.id, message);
-          return { method: s.method, sig: s.signature };
+          s = await backend.sign(key.id, message);
         } catch (e) {
           throw unavailable(`signing with key ${key.id}`, e);
         }
+        // A signature under another scheme than the key's would publish metadata nobody can verify.
+        if (s.method !== expected) {
+          throw new ServerError('UNAVAILABLE', undefined, { message: `signing service: answered with method ${s.method} for ${key.keyType} key ${key.id}` });
+        }
+        return { method: s.method, sig: s.signature };
       },
     };
   }
@@ -131,54 +141,4 @@ export class ServerKeys {
 /** notary's key endpoint body: Go `encoding/json` of a TUFKey, `public` before `private`. */
 export function keyEndpointBody(key: PublicKey): string {
   return JSON.stringify({ keytype: key.keyType, keyval: { public: Buffer.from(key.publicBytes).toString('base64'), private: null } });
-}
-
-interface MemoryKey {
-  readonly key: BackendPublicKey & { role: string; gun: string };
-  readonly privateKey: KeyObject;
-}
-
-/**
- * Keys held in this process only (lost on exit): notary's `local` trust service, for tests and
- * throwaway servers. Not for production: a restart loses every timestamp key.
- */
-export class MemorySigningBackend implements SigningBackend {
-  private readonly keys = new Map<string, MemoryKey>();
-
-  createKey(req: { algorithm: string; gun: string; role: string }): Promise<BackendPublicKey> {
-    if (req.algorithm !== 'ecdsa' && req.algorithm !== 'ed25519') {
-      return Promise.reject(new ServerError('NO_KEYALGORITHM', undefined, { message: `cannot create ${req.algorithm} keys` }));
-    }
-    const privateKey = generateKey(req.algorithm);
-    const publicKey = notaryPublicBytes(privateKey);
-    const keyId: KeyId = computeKeyId(req.algorithm, publicKey);
-    const key = { keyId, algorithm: req.algorithm, publicKey, role: req.role, gun: req.gun };
-    this.keys.set(keyId, { key, privateKey });
-    return Promise.resolve(key);
-  }
-
-  getKeyInfo(keyId: string): Promise<BackendPublicKey & { role: string }> {
-    const k = this.keys.get(keyId);
-    if (k === undefined) return Promise.reject(new NotFound(keyId));
-    return Promise.resolve(k.key);
-  }
-
-  sign(keyId: string, content: Uint8Array): Promise<{ method: SignatureMethod; signature: Uint8Array }> {
-    const k = this.keys.get(keyId);
-    if (k === undefined) return Promise.reject(new NotFound(keyId));
-    const ecdsa = k.key.algorithm === 'ecdsa';
-    return Promise.resolve({ method: ecdsa ? 'ecdsa' : 'eddsa', signature: (ecdsa ? ecdsaSign : ed25519Sign)(k.privateKey, content) });
-  }
-
-  close(): Promise<void> {
-    this.keys.clear();
-    return Promise.resolve();
-  }
-}
-
-class NotFound extends Error {
-  readonly code = 'KEY_NOT_FOUND';
-  constructor(keyId: string) {
-    super(`key ${keyId} not found`);
-  }
 }

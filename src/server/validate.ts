@@ -13,6 +13,7 @@ import { signSnapshot, signTimestamp, SigningError } from '../tuf/builder.ts';
 import { VouchError } from '../errors.ts';
 import { parseMetadata, type Metadata, type RootSigned, type SnapshotSigned, type TimestampSigned } from '../tuf/metadata.ts';
 import { isDelegationName, parentRole, parentsFirst, ROOT, SNAPSHOT, TARGETS, TIMESTAMP } from '../tuf/roles.ts';
+import { roleVerifier } from '../tuf/sign.ts';
 import { TrustedCollection } from '../tuf/trusted.ts';
 import type { Gun, RoleName } from '../tuf/types.ts';
 import { invalidUpdate, ServerError, type UpdateErrorName } from './errors.ts';
@@ -162,16 +163,20 @@ function parsePrevious<T extends 'snapshot' | 'timestamp'>(role: T, file: Stored
   }
 }
 
-async function generateSnapshot(ctx: ValidationContext, tc: TrustedCollection, head: ChainHead | undefined, versionFloor: number | undefined): Promise<Metadata<SnapshotSigned>> {
-  const root = tc.root as Metadata<RootSigned>;
-  const previous = parsePrevious('snapshot', head?.snapshot);
-  if (previous === undefined && !tc.targets.has(TARGETS)) throw invalidUpdate('ErrValidation', 'targets must be loaded first');
-  const signers = await ctx.keys.heldSigners(root.signed, SNAPSHOT);
-  if (signers.length === 0) throw invalidUpdate('ErrBadHierarchy', NO_SNAPSHOT_KEY, 'snapshot');
-  const files = new Map<string, Uint8Array>([[ROOT, root.bytes]]);
-  for (const [role, meta] of tc.targets) files.set(role, meta.bytes);
+/**
+ * The server's next snapshot: the previous one's meta with fresh meta for `files`, signed with the
+ * snapshot keys the signer holds. The one generator for uploads without a snapshot and for lazy
+ * re-signing of an expired server-held snapshot (docs/formats.md §6.4 steps 4 and 7).
+ */
+export async function generateSnapshot(keys: ServerKeys, root: Metadata<RootSigned>, now: Date, previous: StoredFile | undefined,
+  files: ReadonlyMap<string, Uint8Array>, versionFloor?: number): Promise<Metadata<SnapshotSigned>> {
+  const prev = parsePrevious('snapshot', previous);
+  const signers = await keys.heldSigners(root.signed, SNAPSHOT);
+  const role = root.signed.roles.get(SNAPSHOT);
+  if (signers.length === 0 || role === undefined) throw invalidUpdate('ErrBadHierarchy', NO_SNAPSHOT_KEY, 'snapshot');
+  const verifier = roleVerifier(SNAPSHOT, root.signed.keys, role);
   try {
-    return await signSnapshot({ now: ctx.now, previous, files, signers, verifier: tc.baseRoleVerifier(SNAPSHOT), ...(versionFloor !== undefined ? { versionFloor } : {}) });
+    return await signSnapshot({ now, previous: prev, files, signers, verifier, ...(versionFloor !== undefined ? { versionFloor } : {}) });
   } catch (e) {
     if (e instanceof SigningError) throw invalidUpdate('ErrBadHierarchy', NO_SNAPSHOT_KEY, 'snapshot');
     throw wrap('ErrValidation', e);
@@ -216,7 +221,11 @@ export async function validateUpdate(ctx: ValidationContext, files: readonly Upl
     out.push(snapshotUpload);
     snapshotBytes = snapshotUpload.data;
   } else {
-    const snapshot = await generateSnapshot(ctx, tc, head, floors?.snapshot);
+    if (head?.snapshot === undefined && !tc.targets.has(TARGETS)) throw invalidUpdate('ErrValidation', 'targets must be loaded first');
+    const root = tc.root as Metadata<RootSigned>;
+    const files = new Map<string, Uint8Array>([[ROOT, root.bytes]]);
+    for (const [role, meta] of tc.targets) files.set(role, meta.bytes);
+    const snapshot = await generateSnapshot(ctx.keys, root, ctx.now, head?.snapshot, files, floors?.snapshot);
     out.push({ role: SNAPSHOT, version: snapshot.signed.version, data: snapshot.bytes });
     snapshotBytes = snapshot.bytes;
   }

@@ -7,6 +7,9 @@
  * `SignerError('STORAGE_UNAVAILABLE')` and leaving nothing open. `openEmbeddedSigningService`
  * additionally refuses (`PASSPHRASE_UNAVAILABLE`) when the default alias has no passphrase, and
  * returns a `LocalSigningService` that closes the database with itself.
+ * `openMemorySigningService` is notary's `local`/memory trust service: the same service over an
+ * in-memory SQLite table, keys sealed under notary's fixed memory passphrase and lost on close
+ * (docs/formats.md §9.1). For tests and throwaway servers only: a restart loses every key.
  */
 import type { StorageConfig } from '../storage/config.ts';
 import { openDatabase } from '../storage/database.ts';
@@ -18,6 +21,7 @@ import { SqlKeyStore } from './key-store.ts';
 import { LocalSigningService } from './local-service.ts';
 import { SIGNER_COMPONENT, SIGNER_MIGRATIONS } from './schema.ts';
 import type { SignerTables } from './schema.ts';
+import type { SigningService } from './service.ts';
 
 export async function openKeyStore(storage: StorageConfig): Promise<SqlKeyStore> {
   let database;
@@ -56,4 +60,27 @@ export async function openEmbeddedSigningService(opts: EmbeddedSignerOptions): P
     ...(opts.now !== undefined ? { now: opts.now } : {}),
     ...(opts.lastUsedRefreshMs !== undefined ? { lastUsedRefreshMs: opts.lastUsedRefreshMs } : {}),
   });
+}
+
+/** notary-signer's passphrase for its memory backend (docs/formats.md §9.1). */
+const MEMORY_PASSPHRASE = 'memory-db-ignore';
+const MEMORY_ALIAS = 'memory';
+
+/**
+ * A `SigningService` whose keys live in this process. It is usable at once: the in-memory table is
+ * created before the first call completes, so callers that construct servers synchronously need
+ * not wait.
+ */
+export function openMemorySigningService(): SigningService {
+  const ready = openKeyStore({ backend: 'sqlite3', dbUrl: ':memory:' }).then((store) =>
+    new LocalSigningService({ store, passphrases: (alias) => (alias === MEMORY_ALIAS ? MEMORY_PASSPHRASE : undefined), defaultAlias: MEMORY_ALIAS }));
+  // Seen by the first caller instead; this keeps an unused service from an unhandled rejection.
+  ready.catch(() => undefined);
+  return {
+    createKey: async (req) => (await ready).createKey(req),
+    getKeyInfo: async (keyId) => (await ready).getKeyInfo(keyId),
+    sign: async (keyId, content) => (await ready).sign(keyId, content),
+    deleteKey: async (keyId) => (await ready).deleteKey(keyId),
+    close: async () => (await ready).close(),
+  };
 }

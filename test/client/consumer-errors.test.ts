@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { dockerTrustMessage } from '../../src/client/docker-errors.ts';
+import { dockerTrustError } from '../../src/client/docker/errors.ts';
 import type { Metadata, TimestampSigned } from '../../src/tuf/metadata.ts';
 import { formatUnixDate } from '../../src/tuf/time.ts';
 import { signTimestamp } from '../../src/tuf/builder.ts';
@@ -66,7 +66,7 @@ test('targets signed by a key the root no longer lists: valid signatures did not
   assert.ok(err instanceof Error);
   assert.equal((err as { code?: string }).code, 'THRESHOLD_NOT_MET');
   assert.equal(err.message, 'valid signatures did not meet threshold for targets');
-  assert.equal(dockerTrustMessage(err, 'example.com/attack/removed-key'),
+  assert.equal(dockerTrustError('example.com/attack/removed-key', err).message,
     'Warning: potential malicious behavior - trust data has insufficient signatures for remote repository example.com/attack/removed-key: valid signatures did not meet threshold for targets');
   // The CLI says the same, in notary's fatal style.
   const cli = await runVouch(['list', gun], { trustDir: c.trustDir, serverUrl: fake.url, caFile: pki.caFile, expectCode: 1 });
@@ -113,7 +113,7 @@ test('expired metadata: <role> expired at <time>, in notary\'s date format', asy
   const err = await c.repo.listTargets().then(() => undefined, (e: unknown) => e);
   assert.equal((err as Error).message, expected);
   assert.equal((err as { code?: string }).code, 'EXPIRED');
-  assert.equal(dockerTrustMessage(err, gun), `Error: remote repository ${gun} out-of-date: ${expected}`);
+  assert.equal(dockerTrustError(gun, err).message, `Error: remote repository ${gun} out-of-date: ${expected}`);
 
   // Expired targets under a fresh snapshot and timestamp.
   const gun2 = 'example.com/attack/expired-targets';
@@ -150,7 +150,7 @@ test('rollback: an older timestamp or snapshot than the cached one is refused', 
   fake.put(gun, 'timestamp.json', oldTimestamp.bytes);
   const err = await c.repo.listTargets().then(() => undefined, (e: unknown) => e);
   assert.equal((err as Error).message, `version ${oldTimestamp.signed.version} is lower than current version ${cachedVersion}`);
-  assert.equal(dockerTrustMessage(err, gun), `Warning: potential malicious behavior - trust data version is lower than expected for remote repository ${gun}: ${(err as Error).message}`);
+  assert.equal(dockerTrustError(gun, err).message, `Warning: potential malicious behavior - trust data version is lower than expected for remote repository ${gun}: ${(err as Error).message}`);
 
   // A newer timestamp (the timestamp key is the server's) that points at the old snapshot.
   const ts = await signTimestamp({ now: new Date(), previous: r.timestamp, snapshotBytes: oldSnapshot.bytes, signer: r.keys.timestamp });
@@ -171,7 +171,7 @@ test('a root not signed by the cached root\'s keys: could not rotate trust (root
   const err = await c.repo.listTargets().then(() => undefined, (e: unknown) => e);
   assert.equal((err as { code?: string }).code, 'ROOT_ROTATION_FAILED');
   assert.equal((err as Error).message, 'could not rotate trust to a new trusted root: failed to validate data with current trusted certificates');
-  assert.equal(dockerTrustMessage(err, gun), `Warning: potential malicious behavior - trust data mismatch for remote repository ${gun}: could not rotate trust to a new trusted root: failed to validate data with current trusted certificates`);
+  assert.equal(dockerTrustError(gun, err).message, `Warning: potential malicious behavior - trust data mismatch for remote repository ${gun}: could not rotate trust to a new trusted root: failed to validate data with current trusted certificates`);
   // A consumer without a cached root trusts the new one on first use (TOFU).
   const fresh = consumer(gun);
   assert.deepEqual((await fresh.repo.listTargets()).map((t) => t.name), ['evil']);
@@ -225,5 +225,5 @@ test('docker wording for the other consumer errors', () => {
     [new ClientError('NO_SUCH_TARGET', 'No valid trust data for latest'), 'No valid trust data for latest'],
     [new ClientError('UNAUTHORIZED', 'you are not authorized to perform this operation: server returned 401.'), 'you are not authorized to perform this operation: server returned 401.'],
   ];
-  for (const [e, text] of cases) assert.equal(dockerTrustMessage(e, repo), text);
+  for (const [e, text] of cases) assert.equal(dockerTrustError(repo, e).message, text);
 });

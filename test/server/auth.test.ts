@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 
 import { TokenAuth, libtrustKeyId } from '../../src/server/auth.ts';
 import { startTrustServer } from '../../src/server/server.ts';
-import { MemorySigningBackend } from '../../src/server/signing.ts';
+import { openMemorySigningService } from '../../src/signer/embedded.ts';
 import { MemoryMetaStore } from '../../src/server/store.ts';
 import { notaryPeersUnavailableReason } from '../helpers/notary-harness.ts';
 import { startVouchHarness, type VouchHarness } from './harness.ts';
@@ -134,7 +134,7 @@ void describe('the notary client through token auth', { skip: missing === undefi
       start: async (pki, _workDir, logger) => {
         tokens = await startTokenServer(issuer, { cert: readFileSync(pki.server.certFile), key: readFileSync(pki.server.keyFile) });
         return startTrustServer({
-          store: new MemoryMetaStore(), signer: new MemorySigningBackend(), logger, host: '127.0.0.1', port: 0,
+          store: new MemoryMetaStore(), signer: openMemorySigningService(), logger, host: '127.0.0.1', port: 0,
           tls: { cert: readFileSync(pki.server.certFile), key: readFileSync(pki.server.keyFile) },
           auth: new TokenAuth({ realm: tokens.url, service: SERVICE, issuer: ISSUER, rootCertBundle: issuer.bundle }),
         });

@@ -12,7 +12,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino, type Logger } from 'pino';
 
-import { MemorySigningBackend, type SigningBackend } from '../../src/server/signing.ts';
+import type { SigningBackend } from '../../src/server/signing.ts';
+import { openMemorySigningService } from '../../src/signer/embedded.ts';
 import { startTrustServer, type RunningTrustServer, type TrustServerOptions } from '../../src/server/server.ts';
 import { MemoryMetaStore, type MetaStore } from '../../src/server/store.ts';
 import type { NotaryHarness } from '../helpers/notary-harness.ts';
@@ -40,7 +41,7 @@ export async function startVouchHarness(opts: VouchHarnessOptions = {}): Promise
   const workDir = mkdtempSync(join(tmpdir(), 'vouch-server-'));
   const pki: TestPki = generateTestPki(join(workDir, 'pki'));
   const store = opts.store ?? new MemoryMetaStore();
-  const signer = 'signer' in opts ? opts.signer : new MemorySigningBackend();
+  const signer = 'signer' in opts ? opts.signer : openMemorySigningService();
   const logLines: string[] = [];
   const logger = pino({ level: process.env['VOUCH_TEST_LOG'] ?? opts.logLevel ?? 'silent' }, {
     write: (line: string) => {

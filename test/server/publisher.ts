@@ -16,7 +16,8 @@ import { TrustHttp, type HttpOptions } from '../../src/server/http.ts';
 import { HealthMonitor } from '../../src/server/health.ts';
 import { ServerMetrics } from '../../src/server/metrics.ts';
 import { TrustService } from '../../src/server/service.ts';
-import { MemorySigningBackend, ServerKeys, type SigningBackend } from '../../src/server/signing.ts';
+import { ServerKeys, type SigningBackend } from '../../src/server/signing.ts';
+import { openMemorySigningService } from '../../src/signer/embedded.ts';
 import { MemoryMetaStore, type MetaStore } from '../../src/server/store.ts';
 import { newRepository, signChanges, type Change, type RepoState } from '../../src/tuf/builder.ts';
 import { parsePublicKey } from '../../src/tuf/keys.ts';
@@ -79,7 +80,7 @@ export interface TestAppOptions extends Partial<Omit<HttpOptions, 'service' | 'm
 
 export function testApp(opts: TestAppOptions = {}): TestApp {
   const store = opts.store ?? new MemoryMetaStore(opts.now !== undefined ? { now: opts.now } : {});
-  const signer = opts.signer ?? new MemorySigningBackend();
+  const signer = opts.signer ?? openMemorySigningService();
   const service = new TrustService({ store, keys: new ServerKeys(signer, 'ecdsa'), ...(opts.now !== undefined ? { now: opts.now } : {}) });
   const logger = pino({ level: process.env['VOUCH_TEST_LOG'] ?? 'silent' });
   const health = new HealthMonitor([{ name: 'DB operational', run: () => store.checkHealth() }]);

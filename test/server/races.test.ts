@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { MemorySigningBackend } from '../../src/server/signing.ts';
+import { openMemorySigningService } from '../../src/signer/embedded.ts';
 import { MemoryMetaStore, type MetaStore } from '../../src/server/store.ts';
 import { testApp } from './publisher.ts';
 import { racingWriters, retryingPublishers, slowSigner } from './races.ts';
@@ -26,7 +26,7 @@ for (const backend of ['memory', ...SQL_BACKENDS] as const) {
       rmSync(dir, { recursive: true, force: true });
     });
     void test('50 writers of one version with a 200 ms signer: exactly one wins, 49 get 400 VERSION', async () => {
-      await racingWriters(testApp({ store: await store(), signer: slowSigner(new MemorySigningBackend(), 200) }), 'example.com/race', 50);
+      await racingWriters(testApp({ store: await store(), signer: slowSigner(openMemorySigningService(), 200) }), 'example.com/race', 50);
     });
     void test('20 publishers x 10 publishes retrying on VERSION lose no target', async () => {
       await retryingPublishers(testApp({ store: await store() }), 'example.com/retry', 20, 10);
