@@ -107,8 +107,8 @@ export class TrustHttp {
     this.console = new TrustConsole(opts.service, this.now);
     opts.metrics.exportExpiries(() => this.console.allExpiries().catch(() => []));
     const serverOptions = {
-      genReqId: () => randomBytes(8).toString('hex'), requestIdLogLabel: 'reqId',
-      loggerInstance: opts.logger, logController: new LogController({ disableRequestLogging: true }), bodyLimit, exposeHeadRoutes: false,
+      genReqId: () => randomBytes(8).toString('hex'),
+      loggerInstance: opts.logger, logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'reqId' }), bodyLimit, exposeHeadRoutes: false,
       return503OnClosing: true, keepAliveTimeout: 65_000, requestTimeout: 60_000,
       ...(opts.https !== undefined ? { https: opts.https } : {}),
     };
