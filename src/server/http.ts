@@ -11,12 +11,18 @@
  * beyond the limit; uploads are parsed and validated at most `bodyLimit` bytes at a time
  * (upload-gate.ts); an unexpected exception is logged and answered 500 `UNKNOWN` without
  * internals. `/_notary_server/health` and `/metrics` never require auth.
+ * Every answer carries an `X-Request-ID` and is logged as one access line with that ID. The
+ * read-only console (console.ts) is served under `/console/` (`/` redirects there) and is
+ * admitted by the same auth as the API: the collection list and the overall timeline need
+ * `registry:catalog:*`, a collection's page `repository:<gun>:pull`.
  */
+import { randomBytes } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
 import type { Logger } from 'pino';
 import type { Authorizer, Access } from './auth.ts';
 import { errorBody, goJson, ServerError } from './errors.ts';
+import { TrustConsole } from './console.ts';
 import type { HealthMonitor } from './health.ts';
 import type { Operation, ServerMetrics } from './metrics.ts';
 import { checkGun, gunAllowed, matchRoute, type RouteMatch } from './routes.ts';
@@ -86,6 +92,7 @@ export class TrustHttp {
   private readonly modified = new WeakMap<StoredFile, string>();
   private readonly currentHeaders: Record<string, string>;
   private readonly consistentHeaders: Record<string, string>;
+  readonly console: TrustConsole;
 
   constructor(opts: HttpOptions) {
     this.opts = opts;
@@ -97,8 +104,11 @@ export class TrustHttp {
     const bodyLimit = opts.bodyLimit ?? 10 << 20;
     // One largest body at a time is what the server's heap is sized for (see npm start).
     this.uploads = new UploadGate(bodyLimit);
+    this.console = new TrustConsole(opts.service, this.now);
+    opts.metrics.exportExpiries(() => this.console.allExpiries().catch(() => []));
     const serverOptions = {
-      loggerInstance: opts.logger, logController: new LogController({ disableRequestLogging: true }), bodyLimit, exposeHeadRoutes: false,
+      genReqId: () => randomBytes(8).toString('hex'),
+      loggerInstance: opts.logger, logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'reqId' }), bodyLimit, exposeHeadRoutes: false,
       return503OnClosing: true, keepAliveTimeout: 65_000, requestTimeout: 60_000,
       ...(opts.https !== undefined ? { https: opts.https } : {}),
     };
@@ -107,14 +117,17 @@ export class TrustHttp {
     this.app.decorateRequest('vouchStart', 0n);
     this.app.removeAllContentTypeParsers();
     this.app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit }, (_req, body, done) => done(null, body));
-    this.app.addHook('onRequest', (req, _reply, done) => {
+    this.app.addHook('onRequest', (req, reply, done) => {
       req.vouchStart = process.hrtime.bigint();
+      reply.header('x-request-id', req.id);
       done();
     });
     this.app.addHook('onResponse', (req, reply, done) => {
       const op = req.vouchOperation;
+      const micros = Number(process.hrtime.bigint() - req.vouchStart) / 1000;
+      // The access log: one line per request (the request logger carries reqId).
+      req.log.info({ method: req.method, url: req.url, status: reply.statusCode, ms: Math.round(micros) / 1000, remote: req.ip }, 'request');
       if (op !== undefined) {
-        const micros = Number(process.hrtime.bigint() - req.vouchStart) / 1000;
         const size = Number(reply.getHeader('content-length') ?? 0);
         opts.metrics.observe(op, req.method, reply.statusCode, micros, size);
       }
@@ -124,6 +137,9 @@ export class TrustHttp {
     this.app.setNotFoundHandler((req, reply) => this.fail(req, reply, new ServerError('METADATA_NOT_FOUND')));
     this.app.get('/_notary_server/health', async (_req, reply) => this.healthReply(reply, await opts.health.current()));
     this.app.get('/metrics', async (_req, reply) => reply.header('content-type', opts.metrics.contentType).send(await opts.metrics.text()));
+    this.app.get('/', (_req, reply) => reply.redirect('/console/', 302));
+    this.app.get('/console', (_req, reply) => reply.redirect('/console/', 302));
+    this.app.get('/console/*', (req, reply) => this.consolePage(req, reply));
     this.app.route({
       method: ['GET', 'POST', 'PUT', 'HEAD', 'DELETE', 'PATCH', 'OPTIONS'],
       url: '/*',
@@ -173,6 +189,44 @@ export class TrustHttp {
     }
   }
 
+  /** The auth every route goes through (token auth today; whatever `opts.auth` checks). */
+  /** The one auth check of the API routes and the console; `isRead` lets anonymous pulls through where configured. */
+  private async authorizeAccess(req: FastifyRequest, access: readonly Access[], isRead: boolean): Promise<void> {
+    const auth = this.opts.auth;
+    if (auth === undefined) return;
+    if (auth.anonymousPull === true && isRead) return;
+    await auth.authorize(req.headers.authorization, req.headers.host, access, this.now());
+  }
+
+  private async consolePage(req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
+    try {
+      const url = new URL(req.url, 'http://console.invalid');
+      const path = decodeURIComponent(url.pathname);
+      const q = (url.searchParams.get('q') ?? '').slice(0, 256);
+      let html: string;
+      if (path === '/console/' || path === '/console/expiry') {
+        await this.authorizeAccess(req, [{ type: 'registry', name: 'catalog', action: '*' }], false);
+        html = path === '/console/' ? await this.console.renderList(q) : await this.console.renderExpiry();
+      } else if (path.startsWith('/console/c/')) {
+        const gun = path.slice('/console/c/'.length);
+        const bad = checkGun(gun);
+        if (bad !== undefined) throw new ServerError('INVALID_GUN', bad);
+        if (!gunAllowed(gun, this.opts.gunPrefixes ?? [])) throw new ServerError('METADATA_NOT_FOUND');
+        await this.authorizeAccess(req, [{ type: 'repository', name: gun, action: 'pull' }], true);
+        const pageNo = Number.parseInt(url.searchParams.get('page') ?? '1', 10);
+        html = await this.console.renderCollection(gun, q, Number.isSafeInteger(pageNo) ? pageNo : 1);
+      } else {
+        throw new ServerError('METADATA_NOT_FOUND');
+      }
+      return reply.header('content-type', 'text/html; charset=utf-8').header('cache-control', 'no-store')
+        .header('content-security-policy', "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; form-action 'self'; frame-ancestors 'none'")
+        .header('x-content-type-options', 'nosniff').send(html);
+    } catch (e) {
+      if (e instanceof URIError) return this.fail(req, reply, new ServerError('METADATA_NOT_FOUND'));
+      return this.fail(req, reply, e);
+    }
+  }
+
   /** Prefix filter, GUN sanity and auth, in notary's order. */
   private async admit(req: FastifyRequest, route: RouteMatch): Promise<void> {
     const gun = route.gun;
@@ -185,14 +239,11 @@ export class TrustHttp {
       const bad = checkGun(gun);
       if (bad !== undefined) throw new ServerError('INVALID_GUN', bad);
     }
-    const auth = this.opts.auth;
-    if (auth === undefined) return;
     const isRead = route.actions.length > 0 && route.actions.every((a) => a === 'pull') && route.kind !== 'changefeed';
-    if (auth.anonymousPull === true && isRead) return;
     const access: Access[] = gun === undefined
       ? [{ type: 'registry', name: 'catalog', action: '*' }]
       : route.actions.map((action) => ({ type: 'repository', name: gun, action }));
-    await auth.authorize(req.headers.authorization, req.headers.host, access, this.now());
+    await this.authorizeAccess(req, access, isRead);
   }
 
   /**
@@ -237,7 +288,13 @@ export class TrustHttp {
       case 'update': {
         const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
         const previous = parsePreviousVersions(req.headers[PREVIOUS_VERSIONS_HEADER]);
-        await this.uploads.run(body.length, () => svc.publish(gun, uploadedFiles(parseMultipart(req.headers['content-type'], body, this.limits)), previous));
+        try {
+          await this.uploads.run(body.length, () => svc.publish(gun, uploadedFiles(parseMultipart(req.headers['content-type'], body, this.limits)), previous));
+        } catch (e) {
+          this.opts.metrics.publishRejected(e instanceof ServerError ? e.code : 'UNKNOWN');
+          throw e;
+        }
+        this.opts.metrics.publishAccepted();
         this.opts.logger.info({ gun }, `updated ${gun}`);
         return reply.send();
       }

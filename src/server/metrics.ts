@@ -7,7 +7,15 @@
  * `observe` is cheap enough for every request: latencies and sizes are histograms (fixed buckets,
  * no allocation per observation) rather than notary's summaries, and labelled children are cached.
  */
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** One expiry for `vouch_server_expires_timestamp_seconds` (key_id is set for certificates). */
+export interface ExpirySample {
+  readonly gun: string;
+  readonly role: string;
+  readonly keyId?: string;
+  readonly expires: Date;
+}
 
 export type Operation = 'UpdateTUF' | 'GetRoleByHash' | 'GetRoleByVersion' | 'GetRole' | 'GetKey' | 'RotateKey' | 'DeleteTUF' | 'Changefeed';
 
@@ -16,6 +24,8 @@ export class ServerMetrics {
   private readonly requests: Counter<'operation' | 'method' | 'code'>;
   private readonly duration: Histogram<'operation'>;
   private readonly responseSize: Histogram<'operation'>;
+  private readonly publishes: Counter;
+  private readonly rejections: Counter<'reason'>;
   private readonly counters = new Map<string, { inc(): void }>();
   private readonly histograms = new Map<string, { duration: { observe(v: number): void }; size: { observe(v: number): void } }>();
 
@@ -32,6 +42,10 @@ export class ServerMetrics {
     this.responseSize = new Histogram({
       name: 'notary_server_http_response_size_bytes', help: 'The HTTP response sizes in bytes.',
       labelNames: ['operation'], buckets: [128, 512, 2048, 8192, 32_768, 131_072, 524_288, 2_097_152], registers,
+    });
+    this.publishes = new Counter({ name: 'vouch_server_publishes_total', help: 'Accepted publishes (updates of a collection).', registers });
+    this.rejections = new Counter({
+      name: 'vouch_server_publish_rejections_total', help: 'Refused publishes by reason (the error code answered).', labelNames: ['reason'], registers,
     });
     if (opts.processMetrics !== false) collectDefaultMetrics({ register: this.registry });
   }
@@ -51,6 +65,31 @@ export class ServerMetrics {
     }
     h.duration.observe(micros);
     h.size.observe(bytes);
+  }
+
+  publishAccepted(): void {
+    this.publishes.inc();
+  }
+
+  publishRejected(reason: string): void {
+    this.rejections.inc({ reason });
+  }
+
+  /**
+   * Exports `vouch_server_expires_timestamp_seconds{gun,role,key_id}`: when each role file and
+   * root certificate expires, read from `source` at every scrape (so it follows re-signing).
+   */
+  exportExpiries(source: () => Promise<readonly ExpirySample[]>): void {
+    new Gauge({
+      name: 'vouch_server_expires_timestamp_seconds',
+      help: 'When a role file or a root certificate of a collection expires, as Unix time in seconds.',
+      labelNames: ['gun', 'role', 'key_id'], registers: [this.registry],
+      async collect() {
+        const samples = await source();
+        this.reset();
+        for (const s of samples) this.set({ gun: s.gun, role: s.role, key_id: s.keyId ?? '' }, Math.floor(s.expires.getTime() / 1000));
+      },
+    });
   }
 
   text(): Promise<string> {

@@ -22,7 +22,11 @@ void describe('routes and bodies', () => {
     assert.equal(ping.statusCode, 200);
     assert.equal(ping.body, '{}');
     assert.equal(ping.headers['content-type'], TEXT);
-    for (const [method, url] of [['GET', '/'], ['GET', '/v2'], ['POST', '/v2/'], ['GET', '/v2/a/_trust/tuf/targets.key'], ['HEAD', '/v2/a/_trust/tuf/root.json'], ['PUT', '/v2/a/_trust/tuf/'], ['GET', '/v2/a*b/_trust/tuf/root.json']] as const) {
+    // `/` is the console's entry (issue 18): a redirect, not notary's 404.
+    const root = await app.inject({ method: 'GET', url: '/' });
+    assert.equal(root.statusCode, 302);
+    assert.equal(root.headers['location'], '/console/');
+    for (const [method, url] of [['POST', '/'], ['GET', '/v2'], ['POST', '/v2/'], ['GET', '/v2/a/_trust/tuf/targets.key'], ['HEAD', '/v2/a/_trust/tuf/root.json'], ['PUT', '/v2/a/_trust/tuf/'], ['GET', '/v2/a*b/_trust/tuf/root.json']] as const) {
       const res = await app.inject({ method, url });
       assert.equal(res.statusCode, 404, `${method} ${url}`);
       if (method !== 'HEAD') assert.equal(res.body, NOT_FOUND_BARE, `${method} ${url}`);
