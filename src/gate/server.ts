@@ -253,14 +253,14 @@ export class Gate {
         res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
         return;
       }
+      if (method !== 'GET' && method !== 'HEAD') {
+        throw denied(`the gate is read-only: ${method} is refused (push to the upstream registry directly)`, 'read-only');
+      }
       const m = /^\/v2\/(.+)\/(manifests|blobs|tags)\/([^/]+)$/.exec(url.pathname);
       const repo = m?.[1];
       if (m === null || repo === undefined || !NAME.test(repo) || repo.length > 255) throw new HttpFailure(404, 'NAME_INVALID', 'invalid repository name', 'bad-request', 'deny');
       entry['repository'] = repo;
       await this.authorize(req, repo);
-      if (method !== 'GET' && method !== 'HEAD') {
-        throw denied(`the gate is read-only: ${method} is refused (push to the upstream registry directly)`, 'read-only');
-      }
       const kind = m[2];
       const ref = decodeURIComponent(m[3] ?? '');
       entry['reference'] = ref;
