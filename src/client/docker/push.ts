@@ -24,17 +24,11 @@ import { EngineClient, engineSocketPath, progressLine, registryAuthHeader, type 
 import { dockerTrustError, wrapError } from './errors.ts';
 import type { ImageReference } from './reference.ts';
 import { signableRoles } from './roles.ts';
-import { getOrCreateKey } from './sign.ts';
+import { getOrCreateKey, type SignResult } from './sign.ts';
 import { withTrust, type DockerContext } from './session.ts';
 
-export interface PushTrustResult {
-  readonly name: string;
-  readonly tag: string;
-  readonly digest: string;
-  readonly size: number;
-  readonly roles: readonly string[];
-  readonly initialized: boolean;
-}
+/** What a signed push reports: a sign's result, the digest always coming from the engine's push. */
+export type PushTrustResult = Omit<SignResult, 'source'>;
 
 /** The engine of this context (DOCKER_HOST or the default socket). */
 export function engineOf(ctx: DockerContext): EngineClient {
